@@ -1,0 +1,66 @@
+#!/usr/bin/env python3
+"""Checks a converted model.onnx against the reference test vectors.
+
+For each entry of <vectors>/index.json: feeds the stored input tensor to the
+model in ONNX Runtime and compares both outputs with the stored ones. Exits 1
+if any maximum absolute difference reaches the tolerance (1e-4: a faithful
+float32 conversion differs only by the order of floating-point sums).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_VECTORS = ROOT / "tests" / "vectors"
+DEFAULT_MODEL = ROOT / "models" / "nanodet" / "model.onnx"
+
+
+def load_tensor(folder: Path, spec: dict) -> np.ndarray:
+    return np.fromfile(folder / spec["file"], dtype="<f4").reshape(spec["shape"])
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--model", type=Path, default=DEFAULT_MODEL)
+    ap.add_argument("--vectors", type=Path, default=DEFAULT_VECTORS)
+    ap.add_argument("--tolerance", type=float, default=1e-4)
+    a = ap.parse_args(argv)
+
+    index = json.loads((a.vectors / "index.json").read_text())
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3
+    sess = ort.InferenceSession(str(a.model), opts, providers=["CPUExecutionProvider"])
+    inputs = [i.name for i in sess.get_inputs()]
+    if inputs != ["input"]:
+        print(f"model inputs {inputs}, expected ['input']", file=sys.stderr)
+        return 1
+
+    worst, ok = 0.0, True
+    for name, entry in sorted(index.items()):
+        x = load_tensor(a.vectors, entry["input"])
+        scores, box_dist = sess.run(["scores", "box_dist"], {"input": x})
+        for out, got in (("scores", scores), ("box_dist", box_dist)):
+            want = load_tensor(a.vectors, entry[out])
+            if got.shape != want.shape:
+                print(f"{name} {out}: shape {list(got.shape)}, expected {list(want.shape)}")
+                ok = False
+                continue
+            diff = float(np.max(np.abs(got - want)))
+            worst = max(worst, diff)
+            verdict = "ok" if diff < a.tolerance else "FAIL"
+            ok &= diff < a.tolerance
+            print(f"{name:10s} {out:9s} max abs diff {diff:.3e}  {verdict}")
+    print(f"{'model matches' if ok else 'MODEL DIFFERS FROM'} the reference vectors "
+          f"(worst {worst:.3e}, tolerance {a.tolerance:g})")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,19 @@
+# Shared settings for the scripts: where the expensive, reusable things live.
+# Everything under $CACHE is keyed by what it was built from, so a second run
+# (or a fresh clone on the same machine) reuses it and a change rebuilds it.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+CACHE="${WASI_DETECT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/wasi-detect}"
+ORT_VERSION="1.22.1"
+PYTHON="${PYTHON:-python3}"
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# sha256 over the named files' contents and names (sorted), plus extra strings.
+hash_inputs() {
+    { for f in "$@"; do
+          if [ -f "$f" ]; then printf '%s\n' "${f#"$ROOT"/}"; cat "$f"; else printf '%s\n' "$f"; fi
+      done; } | sha256sum | cut -c1-16
+}

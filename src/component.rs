@@ -1,0 +1,192 @@
+//! The HTTP handler: glues the host's request and response to the pure
+//! modules. Every failure becomes a JSON error with its status; nothing here
+//! panics on client input.
+
+use crate::api::{self, ApiError, BodyBuffer, Route, WarmReport};
+use crate::decode::{self, Format};
+use crate::inference::{self, Session};
+use crate::postprocess::{self, Filter};
+use crate::preprocess;
+use crate::settings::Settings;
+use futures::StreamExt;
+use spin_sdk::http::{IncomingRequest, Response};
+use spin_sdk::http_component;
+use std::time::Instant;
+
+#[http_component]
+async fn handle(request: IncomingRequest) -> Response {
+    match handle_request(request).await {
+        Ok(response) => response,
+        Err(error) => error_response(&error),
+    }
+}
+
+async fn handle_request(request: IncomingRequest) -> Result<Response, ApiError> {
+    let method = request.method().to_string();
+    let path_and_query = request.path_with_query().unwrap_or_else(|| "/".into());
+    let (path, query) = path_and_query
+        .split_once('?')
+        .unwrap_or((&path_and_query, ""));
+    match api::route(&method, path)? {
+        Route::Preflight => Ok(preflight()),
+        Route::Warm => warm(&settings()?),
+        Route::Predict => {
+            let settings = settings()?;
+            let filter = api::predict_filter(query, &settings)?;
+            let format = api::image_format(header(&request, "content-type").as_deref())?;
+            let expected = api::content_length(header(&request, "content-length").as_deref())?;
+            predict(request, format, expected, &filter, &settings).await
+        }
+    }
+}
+
+fn settings() -> Result<Settings, ApiError> {
+    Settings::from_vars(std::env::vars()).map_err(|e| ApiError::invalid_setting(&e))
+}
+
+/// The first value of a request header, if it is text.
+fn header(request: &IncomingRequest, name: &str) -> Option<String> {
+    let values = request.headers().get(name);
+    values
+        .first()
+        .and_then(|v| String::from_utf8(v.clone()).ok())
+}
+
+/// Time spent in each step, for the `server-timing` header.
+#[derive(Default)]
+struct Timings(Vec<(&'static str, f64)>);
+
+impl Timings {
+    fn time<T>(&mut self, step: &'static str, f: impl FnOnce() -> T) -> T {
+        let start = Instant::now();
+        let out = f();
+        self.0.push((step, start.elapsed().as_secs_f64() * 1e3));
+        out
+    }
+
+    fn header(&self) -> String {
+        let steps = self
+            .0
+            .iter()
+            .map(|(name, ms)| format!("{name};dur={ms:.2}"));
+        steps.collect::<Vec<_>>().join(", ")
+    }
+}
+
+async fn predict(
+    request: IncomingRequest,
+    format: Format,
+    expected_len: Option<usize>,
+    filter: &Filter,
+    settings: &Settings,
+) -> Result<Response, ApiError> {
+    let mut timings = Timings::default();
+    let start = Instant::now();
+    let body = read_body(request, expected_len).await?;
+    timings
+        .0
+        .push(("body", start.elapsed().as_secs_f64() * 1e3));
+
+    let image = timings.time("decode", || decode::decode(&body, format))?;
+    drop(body);
+    let (tensor, letterbox) = timings.time("preprocess", || {
+        preprocess::to_input_tensor(&image.pixels, image.width, image.height)
+    });
+    drop(image);
+
+    let run = |session: &Session| {
+        let mut t = Timings::default();
+        let out = t.time("inference", || session.run(&tensor));
+        (out, t)
+    };
+    let ((outputs, inference_timing), loaded_now) =
+        inference::with_session(settings, run).map_err(ApiError::model_unavailable)?;
+    if loaded_now {
+        timings.0.push(("load", 0.0));
+    }
+    timings.0.extend(inference_timing.0);
+    let outputs = outputs.map_err(ApiError::inference_failed)?;
+
+    let detections = timings
+        .time("postprocess", || {
+            postprocess::detect(&outputs.scores, &outputs.box_dist, &letterbox, filter)
+        })
+        .map_err(|e| ApiError::inference_failed(e.0))?;
+    let json = timings.time("json", || api::detections_json(&detections));
+    Ok(json_response(200, json, &timings.header()))
+}
+
+/// Reads the body as it arrives, stopping at the size limit.
+async fn read_body(request: IncomingRequest, expected: Option<usize>) -> Result<Vec<u8>, ApiError> {
+    let mut buffer = BodyBuffer::with_expected(expected);
+    let mut stream = request.into_body_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk
+            .map_err(|e| ApiError::bad_request(format!("the body could not be read: {e:?}")))?;
+        buffer.push(&chunk)?;
+    }
+    buffer.finish()
+}
+
+fn warm(settings: &Settings) -> Result<Response, ApiError> {
+    // A black image: the same path as a real request, with nothing in it.
+    let (tensor, _) = preprocess::to_input_tensor(&[0, 0, 0], 1, 1);
+    let run = |session: &Session| {
+        let start = Instant::now();
+        let result = session.run(&tensor);
+        let ms = start.elapsed().as_secs_f64() * 1e3;
+        (result.map(|_| ms), session.source.clone(), session.load_ms)
+    };
+    let ((inference_ms, source, load_ms), loaded_now) =
+        inference::with_session(settings, run).map_err(ApiError::model_unavailable)?;
+    let report = WarmReport {
+        model: settings.model.clone(),
+        source,
+        loaded_now,
+        load_ms,
+        inference_ms: inference_ms.map_err(ApiError::inference_failed)?,
+    };
+    let timing = format!(
+        "load;dur={load_ms:.2}, inference;dur={:.2}",
+        report.inference_ms
+    );
+    Ok(json_response(200, report.to_json(), &timing))
+}
+
+/// Headers every answer carries so pages on other origins can call the API.
+fn cors(builder: &mut spin_sdk::http::ResponseBuilder) -> &mut spin_sdk::http::ResponseBuilder {
+    builder
+        .header("access-control-allow-origin", "*")
+        .header("access-control-expose-headers", "server-timing")
+}
+
+fn json_response(status: u16, body: Vec<u8>, server_timing: &str) -> Response {
+    let mut builder = Response::builder();
+    cors(builder.status(status))
+        .header("content-type", "application/json")
+        .header("cache-control", "no-store");
+    if !server_timing.is_empty() {
+        builder.header("server-timing", server_timing);
+    }
+    builder.body(body).build()
+}
+
+fn error_response(error: &ApiError) -> Response {
+    let mut builder = Response::builder();
+    cors(builder.status(error.status))
+        .header("content-type", "application/json")
+        .header("cache-control", "no-store");
+    if let Some(allow) = error.allow {
+        builder.header("allow", format!("{allow}, OPTIONS"));
+    }
+    builder.body(error.to_json()).build()
+}
+
+fn preflight() -> Response {
+    let mut builder = Response::builder();
+    cors(builder.status(204))
+        .header("access-control-allow-methods", "GET, POST, OPTIONS")
+        .header("access-control-allow-headers", "content-type")
+        .header("access-control-max-age", "86400");
+    builder.body(Vec::new()).build()
+}

@@ -1,0 +1,242 @@
+//! From decoded RGB pixels to the model's input tensor: letterbox to a square,
+//! then BGR planes normalised by the model's mean and standard deviation.
+//!
+//! The resize is the same separable, antialiased bilinear filter as Pillow's
+//! `Image.resize(..., BILINEAR)` (a triangle filter widened by the downscale
+//! factor, rounded to 8 bits after each pass), so the tensor matches the one
+//! the model's reference pipeline makes to within a level or two.
+
+use crate::model::{INPUT_SIZE, MEAN_BGR, STD_BGR};
+
+/// How an image was placed in the square input: `input = image * scale + pad`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Letterbox {
+    /// Size of the source image, in pixels.
+    pub width: u32,
+    pub height: u32,
+    /// Ratio of input pixels to image pixels.
+    pub scale: f32,
+    /// Offset of the resized image inside the input square.
+    pub pad_x: u32,
+    pub pad_y: u32,
+    /// Size of the resized image inside the input square.
+    pub inner_width: u32,
+    pub inner_height: u32,
+}
+
+impl Letterbox {
+    /// The placement of a `width` x `height` image (both at least 1).
+    pub fn fit(width: u32, height: u32) -> Self {
+        let side = INPUT_SIZE as f64;
+        let scale = (side / width as f64).min(side / height as f64);
+        let inner = |len: u32| ((len as f64 * scale).round() as u32).clamp(1, INPUT_SIZE as u32);
+        let (inner_width, inner_height) = (inner(width), inner(height));
+        Letterbox {
+            width,
+            height,
+            scale: scale as f32,
+            pad_x: (INPUT_SIZE as u32 - inner_width) / 2,
+            pad_y: (INPUT_SIZE as u32 - inner_height) / 2,
+            inner_width,
+            inner_height,
+        }
+    }
+
+    /// Maps a point of the input square back to the image, clamped to it.
+    pub fn to_image(&self, x: f32, y: f32) -> (f32, f32) {
+        let ix = (x - self.pad_x as f32) / self.scale;
+        let iy = (y - self.pad_y as f32) / self.scale;
+        (
+            ix.clamp(0.0, self.width as f32),
+            iy.clamp(0.0, self.height as f32),
+        )
+    }
+}
+
+/// The input tensor (NCHW, `[1, 3, INPUT_SIZE, INPUT_SIZE]`, B, G, R planes)
+/// of an RGB8 image given as `width * height * 3` bytes.
+pub fn to_input_tensor(rgb: &[u8], width: u32, height: u32) -> (Vec<f32>, Letterbox) {
+    let lb = Letterbox::fit(width, height);
+    debug_assert_eq!(rgb.len(), width as usize * height as usize * 3);
+    let resized = resize_rgb(
+        rgb,
+        width as usize,
+        height as usize,
+        lb.inner_width as usize,
+        lb.inner_height as usize,
+    );
+
+    let plane = INPUT_SIZE * INPUT_SIZE;
+    let mut tensor = vec![0f32; 3 * plane];
+    // Tensor plane c holds BGR channel c, which is RGB channel 2 - c.
+    for (c, chunk) in tensor.chunks_exact_mut(plane).enumerate() {
+        let (mean, inv_std) = (MEAN_BGR[c], 1.0 / STD_BGR[c]);
+        // The padding is black: pixel value 0 after normalisation.
+        chunk.fill(-mean * inv_std);
+        let rgb_channel = 2 - c;
+        for y in 0..lb.inner_height as usize {
+            let dst_row = (y + lb.pad_y as usize) * INPUT_SIZE + lb.pad_x as usize;
+            let src_row =
+                &resized[y * lb.inner_width as usize * 3..][..lb.inner_width as usize * 3];
+            let dst = &mut chunk[dst_row..dst_row + lb.inner_width as usize];
+            for (d, px) in dst.iter_mut().zip(src_row.chunks_exact(3)) {
+                *d = (px[rgb_channel] as f32 - mean) * inv_std;
+            }
+        }
+    }
+    (tensor, lb)
+}
+
+/// Filter taps of one output pixel along one axis.
+struct Taps {
+    first: usize,
+    weights: Vec<f32>,
+}
+
+/// Pillow's bilinear coefficients for resampling `src` samples to `dst`.
+fn taps(src: usize, dst: usize) -> Vec<Taps> {
+    let scale = src as f64 / dst as f64;
+    let filter_scale = scale.max(1.0);
+    let support = filter_scale; // the triangle filter has support 1
+    (0..dst)
+        .map(|i| {
+            let center = (i as f64 + 0.5) * scale;
+            let first = ((center - support + 0.5) as isize).max(0) as usize;
+            let last = ((center + support + 0.5) as usize).min(src);
+            let mut weights: Vec<f32> = (first..last)
+                .map(|x| {
+                    let t = ((x as f64 - center + 0.5) / filter_scale).abs();
+                    (1.0 - t).max(0.0) as f32
+                })
+                .collect();
+            let sum: f32 = weights.iter().sum();
+            if sum > 0.0 {
+                weights.iter_mut().for_each(|w| *w /= sum);
+            }
+            Taps { first, weights }
+        })
+        .collect()
+}
+
+fn round_u8(v: f32) -> u8 {
+    (v + 0.5).clamp(0.0, 255.0) as u8
+}
+
+/// Resizes an RGB8 image: horizontal pass, then vertical, 8-bit in between.
+fn resize_rgb(src: &[u8], sw: usize, sh: usize, dw: usize, dh: usize) -> Vec<u8> {
+    let horizontal = if dw == sw {
+        src.to_vec()
+    } else {
+        let taps = taps(sw, dw);
+        let mut out = vec![0u8; sh * dw * 3];
+        for (src_row, dst_row) in src.chunks_exact(sw * 3).zip(out.chunks_exact_mut(dw * 3)) {
+            for (t, dst_px) in taps.iter().zip(dst_row.chunks_exact_mut(3)) {
+                let mut acc = [0f32; 3];
+                let window = &src_row[t.first * 3..(t.first + t.weights.len()) * 3];
+                for (w, px) in t.weights.iter().zip(window.chunks_exact(3)) {
+                    acc[0] += w * px[0] as f32;
+                    acc[1] += w * px[1] as f32;
+                    acc[2] += w * px[2] as f32;
+                }
+                for (d, a) in dst_px.iter_mut().zip(acc) {
+                    *d = round_u8(a);
+                }
+            }
+        }
+        out
+    };
+    if dh == sh {
+        return horizontal;
+    }
+    let taps = taps(sh, dh);
+    let row_len = dw * 3;
+    let mut out = vec![0u8; dh * row_len];
+    let mut acc = vec![0f32; row_len];
+    for (t, dst_row) in taps.iter().zip(out.chunks_exact_mut(row_len)) {
+        acc.fill(0.0);
+        for (k, w) in t.weights.iter().enumerate() {
+            let src_row = &horizontal[(t.first + k) * row_len..][..row_len];
+            for (a, &s) in acc.iter_mut().zip(src_row) {
+                *a += w * s as f32;
+            }
+        }
+        for (d, &a) in dst_row.iter_mut().zip(acc.iter()) {
+            *d = round_u8(a);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn letterbox_matches_the_reference_placements() {
+        // astronaut.png and chelsea.png, as in the shared vectors' index.
+        let a = Letterbox::fit(512, 512);
+        assert_eq!(
+            (a.inner_width, a.inner_height, a.pad_x, a.pad_y),
+            (416, 416, 0, 0)
+        );
+        assert!((a.scale - 0.8125).abs() < 1e-6);
+        let c = Letterbox::fit(451, 300);
+        assert_eq!(
+            (c.inner_width, c.inner_height, c.pad_x, c.pad_y),
+            (416, 277, 0, 69)
+        );
+        assert!((c.scale - 0.922_394_7).abs() < 1e-6);
+    }
+
+    #[test]
+    fn extreme_aspect_ratios_keep_at_least_one_pixel() {
+        let lb = Letterbox::fit(100_000, 1);
+        assert_eq!((lb.inner_width, lb.inner_height), (416, 1));
+        assert_eq!(lb.pad_y, 207);
+        let (tensor, _) = to_input_tensor(&[255, 255, 255], 1, 1);
+        assert_eq!(tensor.len(), 3 * 416 * 416);
+    }
+
+    #[test]
+    fn to_image_undoes_the_letterbox_and_clamps() {
+        let lb = Letterbox::fit(451, 300);
+        let (x, y) = lb.to_image(208.0, 69.0 + 100.0 * lb.scale);
+        assert!((x - 225.5).abs() < 0.1, "{x}");
+        assert!((y - 100.0).abs() < 1e-3, "{y}");
+        assert_eq!(lb.to_image(-5.0, 0.0), (0.0, 0.0));
+        assert_eq!(lb.to_image(416.0, 416.0), (451.0, 300.0));
+    }
+
+    #[test]
+    fn uniform_images_stay_uniform_and_padding_is_black() {
+        let (w, h) = (300u32, 100u32);
+        let rgb: Vec<u8> = std::iter::repeat_n([10u8, 20, 30], (w * h) as usize)
+            .flatten()
+            .collect();
+        let (t, lb) = to_input_tensor(&rgb, w, h);
+        let plane = INPUT_SIZE * INPUT_SIZE;
+        let at = |c: usize, x: u32, y: u32| t[c * plane + y as usize * INPUT_SIZE + x as usize];
+        let inside = (208, lb.pad_y + 10);
+        // B, G, R planes from R=10, G=20, B=30.
+        for (c, value) in [(0, 30.0), (1, 20.0), (2, 10.0)] {
+            let want = (value - MEAN_BGR[c]) / STD_BGR[c];
+            assert!((at(c, inside.0, inside.1) - want).abs() < 1e-5);
+            let black = -MEAN_BGR[c] / STD_BGR[c];
+            assert!((at(c, 0, 0) - black).abs() < 1e-6);
+        }
+    }
+
+    #[test]
+    fn taps_are_normalised_and_widen_when_downscaling() {
+        for t in taps(4000, 416) {
+            let sum: f32 = t.weights.iter().sum();
+            assert!((sum - 1.0).abs() < 1e-4);
+            let interior = t.first > 0 && t.first + t.weights.len() < 4000;
+            assert!(!interior || t.weights.len() >= 18, "{}", t.weights.len());
+        }
+        // Upscaling interpolates between at most two neighbours.
+        for t in taps(10, 416) {
+            assert!(t.weights.iter().filter(|&&w| w > 0.0).count() <= 2);
+        }
+    }
+}

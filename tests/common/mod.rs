@@ -1,0 +1,475 @@
+//! What the integration tests share: the real host serving the built
+//! component on a free port, a small HTTP/1.1 client that can also send the
+//! malformed requests a library would refuse to, and the native reference.
+
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A path from the environment, else the default under the repository; a
+/// missing file fails the test with what builds it.
+fn required(var: &str, default: &str, built_by: &str) -> PathBuf {
+    let path = std::env::var_os(var)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join(default));
+    assert!(
+        path.exists(),
+        "{} is missing ({var}); `{built_by}` builds it, `make test` runs everything",
+        path.display()
+    );
+    path
+}
+
+pub fn host_binary() -> PathBuf {
+    required(
+        "WASI_DETECT_HOST",
+        "target/host/wasi-detect-host",
+        "make host",
+    )
+}
+
+pub fn component() -> PathBuf {
+    required(
+        "WASI_DETECT_WASM",
+        "target/wasm32-wasip2/release/wasi_detect.wasm",
+        "make component",
+    )
+}
+
+pub fn models_dir() -> PathBuf {
+    let dir = required("WASI_DETECT_MODELS", "models", "make model");
+    required(
+        "WASI_DETECT_MODELS",
+        "models/nanodet/model.onnx",
+        "make model",
+    );
+    dir
+}
+
+pub fn fixture(name: &str) -> PathBuf {
+    root().join("tests/fixtures").join(name)
+}
+
+/// The host serving the component; killed when dropped, and by a watchdog if
+/// the test process dies first.
+pub struct Server {
+    pub addr: SocketAddr,
+    child: Child,
+}
+
+/// How to start a server.
+pub struct ServerConfig {
+    /// `-S nn-graph=onnx::<models>/<name>` preloads, by folder name.
+    pub preload: Vec<String>,
+    /// `--env` settings of the component.
+    pub env: Vec<(String, String)>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            preload: vec!["nanodet".into()],
+            env: vec![],
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Server {
+    pub fn start(config: ServerConfig) -> Server {
+        let (host, wasm, models) = (host_binary(), component(), models_dir());
+        let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+        let mut args: Vec<String> = vec![
+            "serve".into(),
+            "-S".into(),
+            "cli".into(),
+            "-S".into(),
+            "nn".into(),
+            "--dir".into(),
+            format!("{}::/models", models.display()),
+            "--max-instance-reuse-count".into(),
+            "1000".into(),
+            "--idle-instance-timeout".into(),
+            "60s".into(),
+            "--addr".into(),
+            addr.to_string(),
+        ];
+        for name in &config.preload {
+            args.push("-S".into());
+            args.push(format!("nn-graph=onnx::{}", models.join(name).display()));
+        }
+        for (k, v) in &config.env {
+            args.push("--env".into());
+            args.push(format!("{k}={v}"));
+        }
+        args.push(wasm.display().to_string());
+
+        // The watchdog kills the host when this test process is gone, so a
+        // failed or interrupted run leaves no server behind.
+        let script = r#"host="$1"; shift; "$host" "$@" & pid=$!
+            trap 'kill $pid 2>/dev/null' EXIT TERM
+            while kill -0 "$WATCH_PID" 2>/dev/null && kill -0 $pid 2>/dev/null; do sleep 0.5; done"#;
+        let child = Command::new("bash")
+            .arg("-c")
+            .arg(script)
+            .arg("serve")
+            .arg(&host)
+            .args(&args)
+            .env("WATCH_PID", std::process::id().to_string())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start the host");
+        let mut server = Server { addr, child };
+        server.wait_ready();
+        server
+    }
+
+    fn wait_ready(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("the host exited before serving: {status}");
+            }
+            if TcpStream::connect(self.addr).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("the host did not listen on {} within 60 s", self.addr);
+    }
+
+    pub fn request(&self, req: Request) -> Response {
+        send(self.addr, &req)
+    }
+
+    pub fn post_image(&self, path: &str, content_type: &str, body: Vec<u8>) -> Response {
+        self.request(
+            Request::post(path)
+                .header("content-type", content_type)
+                .body(body),
+        )
+    }
+
+    pub fn post_fixture(&self, path: &str, name: &str) -> Response {
+        let bytes = std::fs::read(fixture(name)).unwrap();
+        let ct = if name.ends_with(".png") {
+            "image/png"
+        } else {
+            "image/jpeg"
+        };
+        self.post_image(path, ct, bytes)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// How a request body is framed.
+pub enum Body {
+    None,
+    /// With a correct `content-length`.
+    Sized(Vec<u8>),
+    /// `transfer-encoding: chunked`, in chunks of this many bytes.
+    Chunked(Vec<u8>, usize),
+    /// Bytes sent as they are, with no framing header of ours.
+    Raw(Vec<u8>),
+}
+
+pub struct Request {
+    pub method: String,
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Body,
+}
+
+impl Request {
+    pub fn new(method: &str, path: &str) -> Request {
+        Request {
+            method: method.into(),
+            path: path.into(),
+            headers: vec![],
+            body: Body::None,
+        }
+    }
+    pub fn get(path: &str) -> Request {
+        Request::new("GET", path)
+    }
+    pub fn post(path: &str) -> Request {
+        Request::new("POST", path)
+    }
+    pub fn header(mut self, name: &str, value: &str) -> Request {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+    pub fn body(mut self, body: Vec<u8>) -> Request {
+        self.body = Body::Sized(body);
+        self
+    }
+    pub fn framed(mut self, body: Body) -> Request {
+        self.body = body;
+        self
+    }
+}
+
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "body is not JSON ({e}): {}",
+                String::from_utf8_lossy(&self.body)
+            )
+        })
+    }
+
+    /// Asserts a JSON error with this status and code.
+    pub fn assert_error(&self, status: u16, code: &str) -> String {
+        let json = self.json();
+        assert_eq!(
+            (self.status, json["code"].as_str()),
+            (status, Some(code)),
+            "{json}"
+        );
+        assert_eq!(self.header("content-type"), Some("application/json"));
+        let message = json["message"].as_str().expect("an error has a message");
+        assert!(!message.is_empty());
+        message.to_string()
+    }
+}
+
+/// Sends one request on a fresh connection and reads the whole answer.
+pub fn send(addr: SocketAddr, req: &Request) -> Response {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(120)))
+        .unwrap();
+    let mut head = format!(
+        "{} {} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n",
+        req.method, req.path
+    );
+    for (k, v) in &req.headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    let payload: Vec<u8> = match &req.body {
+        Body::None => Vec::new(),
+        Body::Sized(b) => {
+            head.push_str(&format!("content-length: {}\r\n", b.len()));
+            b.clone()
+        }
+        Body::Chunked(b, size) => {
+            head.push_str("transfer-encoding: chunked\r\n");
+            let mut out = Vec::new();
+            for c in b.chunks((*size).max(1)) {
+                out.extend_from_slice(format!("{:x}\r\n", c.len()).as_bytes());
+                out.extend_from_slice(c);
+                out.extend_from_slice(b"\r\n");
+            }
+            out.extend_from_slice(b"0\r\n\r\n");
+            out
+        }
+        Body::Raw(b) => b.clone(),
+    };
+    head.push_str("\r\n");
+    // A server may answer (413) and close before taking the whole body: a
+    // failed write is fine as long as the answer can be read.
+    let _ = stream
+        .write_all(head.as_bytes())
+        .and_then(|_| stream.write_all(&payload));
+    let mut raw = Vec::new();
+    let _ = stream.read_to_end(&mut raw);
+    parse_response(&raw).unwrap_or_else(|| {
+        panic!(
+            "no HTTP answer to {} {}: {:?}",
+            req.method,
+            req.path,
+            String::from_utf8_lossy(&raw)
+        )
+    })
+}
+
+fn parse_response(raw: &[u8]) -> Option<Response> {
+    let end = raw.windows(4).position(|w| w == b"\r\n\r\n")?;
+    let head = std::str::from_utf8(&raw[..end]).ok()?;
+    let mut lines = head.split("\r\n");
+    let status = lines.next()?.split(' ').nth(1)?.parse().ok()?;
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    let rest = &raw[end + 4..];
+    let chunked = headers
+        .iter()
+        .any(|(k, v)| k == "transfer-encoding" && v.contains("chunked"));
+    let body = if chunked {
+        dechunk(rest)?
+    } else {
+        rest.to_vec()
+    };
+    Some(Response {
+        status,
+        headers,
+        body,
+    })
+}
+
+fn dechunk(mut data: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    loop {
+        let eol = data.windows(2).position(|w| w == b"\r\n")?;
+        let size_text = std::str::from_utf8(&data[..eol]).ok()?;
+        let size = usize::from_str_radix(size_text.split(';').next()?.trim(), 16).ok()?;
+        data = &data[eol + 2..];
+        if size == 0 {
+            return Some(out);
+        }
+        out.extend_from_slice(data.get(..size)?);
+        data = data.get(size + 2..)?;
+    }
+}
+
+/// A detection: class, score and corners `[x1, y1, x2, y2]`.
+#[derive(Debug, Clone)]
+pub struct Det {
+    pub class: String,
+    pub score: f64,
+    pub bbox: [f64; 4],
+}
+
+impl Det {
+    pub fn iou(&self, o: &Det) -> f64 {
+        let w = (self.bbox[2].min(o.bbox[2]) - self.bbox[0].max(o.bbox[0])).max(0.0);
+        let h = (self.bbox[3].min(o.bbox[3]) - self.bbox[1].max(o.bbox[1])).max(0.0);
+        let area = |b: &[f64; 4]| (b[2] - b[0]).max(0.0) * (b[3] - b[1]).max(0.0);
+        let inter = w * h;
+        let union = area(&self.bbox) + area(&o.bbox) - inter;
+        if union > 0.0 {
+            inter / union
+        } else {
+            0.0
+        }
+    }
+}
+
+/// Detections from the API's JSON answer.
+pub fn api_detections(json: &serde_json::Value) -> Vec<Det> {
+    json.as_array()
+        .expect("an array")
+        .iter()
+        .map(|d| {
+            let p = |i: usize, k: &str| d["bbox"][i][k].as_f64().expect("a corner");
+            Det {
+                class: d["class"].as_str().expect("a class").to_string(),
+                score: d["score"].as_f64().expect("a score"),
+                bbox: [p(0, "x"), p(0, "y"), p(1, "x"), p(1, "y")],
+            }
+        })
+        .collect()
+}
+
+/// Python with the reference's packages (from `scripts/python-env.sh`).
+fn python() -> PathBuf {
+    if let Some(p) = std::env::var_os("WASI_DETECT_PYTHON") {
+        return PathBuf::from(p);
+    }
+    let out = Command::new("bash")
+        .arg(root().join("scripts/python-env.sh"))
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("run scripts/python-env.sh");
+    assert!(out.status.success(), "scripts/python-env.sh failed");
+    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
+}
+
+/// What the same model gives for `images` run natively by ONNX Runtime
+/// (`tests/reference/detect.py`), by image file name.
+pub fn reference_detections(images: &[&str], threshold: f64) -> Vec<(String, Vec<Det>)> {
+    let model = models_dir().join("nanodet/model.onnx");
+    let out = Command::new(python())
+        .arg(root().join("tests/reference/detect.py"))
+        .arg("--model")
+        .arg(&model)
+        .arg("--threshold")
+        .arg(threshold.to_string())
+        .args(images.iter().map(|i| fixture(i)))
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("run the reference detector");
+    assert!(out.status.success(), "the reference detector failed");
+    parse_reference(&out.stdout)
+}
+
+fn parse_reference(stdout: &[u8]) -> Vec<(String, Vec<Det>)> {
+    let text = String::from_utf8_lossy(stdout);
+    let values: Vec<serde_json::Value> = match serde_json::from_str::<serde_json::Value>(&text) {
+        Ok(serde_json::Value::Array(a)) => a,
+        Ok(v) => vec![v],
+        Err(_) => text
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect(),
+    };
+    values
+        .iter()
+        .map(|v| {
+            let name = Path::new(v["image"].as_str().unwrap())
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .to_string();
+            let dets = v["detections"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|d| {
+                    let b: Vec<f64> = d["bbox"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|x| x.as_f64().unwrap())
+                        .collect();
+                    Det {
+                        class: d["class"].as_str().unwrap().to_string(),
+                        score: d["score"].as_f64().unwrap(),
+                        bbox: [b[0], b[1], b[2], b[3]],
+                    }
+                })
+                .collect();
+            (name, dets)
+        })
+        .collect()
+}

@@ -1,0 +1,337 @@
+//! End to end: the real host (`wasi-detect-host serve`, i.e. wasmtime serve
+//! with the ONNX Runtime wasi-nn backend) serving the built component, real
+//! photos, real HTTP. Detections are checked against the same model run
+//! natively by ONNX Runtime on the same images.
+
+mod common;
+
+use common::{api_detections, reference_detections, Body, Det, Request, Server, ServerConfig};
+use std::sync::OnceLock;
+
+/// One server for the tests that need the default setup.
+fn server() -> &'static Server {
+    static SERVER: OnceLock<Server> = OnceLock::new();
+    SERVER.get_or_init(|| Server::start(ServerConfig::default()))
+}
+
+/// Photos with their formats and traits: see tests/fixtures/README.md.
+const PHOTOS: &[&str] = &[
+    "astronaut.png",
+    "astronaut.jpg",
+    "chelsea.png",
+    "chelsea-progressive.jpg",
+    "coffee.png",
+    "coffee-rotated.jpg",
+    "motorcycle_left.png",
+    "motorcycle-palette.png",
+    "camera.png",
+];
+
+const THRESHOLD: f64 = 0.35;
+
+/// Every detection clearly above the threshold on one side has a twin on the
+/// other: same class, score within 0.03, IoU above 0.9. Detections within
+/// 0.03 of the threshold may fall either side of it.
+fn assert_same(image: &str, got: &[Det], want: &[Det]) {
+    let twin = |d: &Det, others: &[Det]| {
+        others
+            .iter()
+            .any(|o| o.class == d.class && (o.score - d.score).abs() <= 0.03 && o.iou(d) > 0.9)
+    };
+    for w in want.iter().filter(|w| w.score >= THRESHOLD + 0.03) {
+        assert!(
+            twin(w, got),
+            "{image}: native {w:?} has no twin in {got:#?}"
+        );
+    }
+    for g in got.iter().filter(|g| g.score >= THRESHOLD + 0.03) {
+        assert!(
+            twin(g, want),
+            "{image}: {g:?} has no native twin in {want:#?}"
+        );
+    }
+}
+
+#[test]
+fn photos_give_what_onnx_runtime_gives_natively() {
+    let reference = reference_detections(PHOTOS, THRESHOLD);
+    assert_eq!(reference.len(), PHOTOS.len());
+    for (image, want) in &reference {
+        assert!(
+            !want.is_empty(),
+            "{image}: the reference finds nothing; pick another photo"
+        );
+        let r = server().post_fixture("/predict", image);
+        assert_eq!(
+            r.status,
+            200,
+            "{image}: {}",
+            String::from_utf8_lossy(&r.body)
+        );
+        let got = api_detections(&r.json());
+        assert_same(image, &got, want);
+        // Best first.
+        assert!(
+            got.windows(2).all(|w| w[0].score >= w[1].score),
+            "{image}: {got:?}"
+        );
+    }
+}
+
+#[test]
+fn exif_orientation_gives_boxes_in_displayed_pixels() {
+    // The same photo stored upright and stored rotated with an EXIF tag.
+    let upright = api_detections(&server().post_fixture("/predict", "coffee.png").json());
+    let rotated = api_detections(
+        &server()
+            .post_fixture("/predict", "coffee-rotated.jpg")
+            .json(),
+    );
+    assert!(!upright.is_empty());
+    let best = &upright[0];
+    let twin = rotated
+        .iter()
+        .find(|d| d.class == best.class)
+        .expect("same object found");
+    assert!(twin.iou(best) > 0.8, "{twin:?} vs {best:?}");
+}
+
+#[test]
+fn the_answer_has_the_documented_shape() {
+    let r = server().post_fixture("/predict", "chelsea.png");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    assert_eq!(r.header("access-control-allow-origin"), Some("*"));
+    let timing = r.header("server-timing").expect("server-timing");
+    for step in ["decode", "preprocess", "inference", "postprocess"] {
+        assert!(timing.contains(&format!("{step};dur=")), "{timing}");
+    }
+    let json = r.json();
+    let first = &json[0];
+    let keys: Vec<&String> = first.as_object().unwrap().keys().collect();
+    assert_eq!(keys, ["bbox", "class", "score"]);
+    assert_eq!(first["class"], "cat");
+    let (x1, x2) = (
+        first["bbox"][0]["x"].as_f64().unwrap(),
+        first["bbox"][1]["x"].as_f64().unwrap(),
+    );
+    assert!(0.0 <= x1 && x1 < x2 && x2 <= 451.0, "{first}");
+}
+
+#[test]
+fn query_parameters_filter_the_answer() {
+    let s = server();
+    let all = api_detections(
+        &s.post_fixture("/predict?threshold=0.2", "astronaut.png")
+            .json(),
+    );
+    assert!(all.len() >= 2, "{all:?}");
+    let one = api_detections(
+        &s.post_fixture("/predict?threshold=0.2&max=1", "astronaut.png")
+            .json(),
+    );
+    assert_eq!(one.len(), 1);
+    assert_eq!(one[0].class, all[0].class);
+    let high = api_detections(
+        &s.post_fixture("/predict?threshold=0.7", "astronaut.png")
+            .json(),
+    );
+    assert!(high.iter().all(|d| d.score > 0.7) && high.len() < all.len());
+    let people = api_detections(
+        &s.post_fixture("/predict?threshold=0.2&classes=person", "astronaut.png")
+            .json(),
+    );
+    assert!(!people.is_empty() && people.iter().all(|d| d.class == "person"));
+    let none = api_detections(
+        &s.post_fixture("/predict?classes=giraffe", "astronaut.png")
+            .json(),
+    );
+    assert!(none.is_empty());
+}
+
+#[test]
+fn chunked_uploads_are_read_whole() {
+    let bytes = std::fs::read(common::fixture("chelsea.png")).unwrap();
+    let r = server().request(
+        Request::post("/predict")
+            .header("content-type", "image/png")
+            .framed(Body::Chunked(bytes, 7_000)),
+    );
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(api_detections(&r.json())[0].class, "cat");
+}
+
+#[test]
+fn warm_loads_the_model_and_says_how() {
+    let r = server().request(Request::get("/warm"));
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let json = r.json();
+    assert_eq!(json["model"], "nanodet");
+    assert_eq!(json["source"], "load-by-name");
+    assert!(json["inference_ms"].as_f64().unwrap() > 0.0, "{json}");
+    assert!(json["load_ms"].as_f64().unwrap() >= 0.0, "{json}");
+}
+
+#[test]
+fn cors_preflight() {
+    let r = server().request(Request::new("OPTIONS", "/predict"));
+    assert_eq!(r.status, 204);
+    assert_eq!(r.header("access-control-allow-origin"), Some("*"));
+    assert!(r
+        .header("access-control-allow-methods")
+        .unwrap()
+        .contains("POST"));
+}
+
+/// A PNG whose header claims `width` x `height` pixels and holds a few bytes:
+/// a decompression bomb's shape.
+fn png_bomb(width: u32, height: u32) -> Vec<u8> {
+    fn crc32(data: &[u8]) -> u32 {
+        let mut crc = !0u32;
+        for &b in data {
+            crc ^= u32::from(b);
+            for _ in 0..8 {
+                crc = if crc & 1 != 0 {
+                    (crc >> 1) ^ 0xEDB8_8320
+                } else {
+                    crc >> 1
+                };
+            }
+        }
+        !crc
+    }
+    let mut ihdr = width.to_be_bytes().to_vec();
+    ihdr.extend_from_slice(&height.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
+    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+    let idat: &[u8] = &[0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01];
+    for (kind, data) in [(&b"IHDR"[..], &ihdr[..]), (b"IDAT", idat), (b"IEND", &[])] {
+        out.extend_from_slice(&(data.len() as u32).to_be_bytes());
+        let start = out.len();
+        out.extend_from_slice(kind);
+        out.extend_from_slice(data);
+        let crc = crc32(&out[start..]);
+        out.extend_from_slice(&crc.to_be_bytes());
+    }
+    out
+}
+
+#[test]
+fn every_error_path_answers_json_and_the_server_stays_up() {
+    let s = server();
+    let png = std::fs::read(common::fixture("chelsea.png")).unwrap();
+    let jpeg = std::fs::read(common::fixture("astronaut.jpg")).unwrap();
+    let big = vec![0u8; 6 * 1024 * 1024];
+
+    // Routes and methods.
+    s.request(Request::get("/nope"))
+        .assert_error(404, "not_found");
+    s.request(Request::get("/")).assert_error(404, "not_found");
+    let r = s.request(Request::get("/predict"));
+    r.assert_error(405, "method_not_allowed");
+    assert!(r.header("allow").unwrap().contains("POST"));
+    s.request(Request::post("/warm").body(vec![1]))
+        .assert_error(405, "method_not_allowed");
+
+    // Content types.
+    s.request(Request::post("/predict").body(png.clone()))
+        .assert_error(415, "unsupported_media_type");
+    s.post_image("/predict", "image/gif", b"GIF89a....".to_vec())
+        .assert_error(415, "unsupported_media_type");
+    s.post_image("/predict", "text/plain", png.clone())
+        .assert_error(415, "unsupported_media_type");
+    // Media-type parameters are fine.
+    assert_eq!(
+        s.post_image("/predict", "image/png; charset=binary", png.clone())
+            .status,
+        200
+    );
+
+    // Bodies.
+    s.post_image("/predict", "image/png", vec![])
+        .assert_error(400, "bad_request");
+    s.post_image("/predict", "image/jpeg", big.clone())
+        .assert_error(413, "payload_too_large");
+    let r = s.request(
+        Request::post("/predict")
+            .header("content-type", "image/jpeg")
+            .framed(Body::Chunked(big, 64 * 1024)),
+    );
+    r.assert_error(413, "payload_too_large");
+
+    // Bytes that are not what the type says, or not an image at all.
+    let m = s
+        .post_image("/predict", "image/jpeg", png.clone())
+        .assert_error(422, "invalid_image");
+    assert!(m.contains("image/png"), "{m}");
+    s.post_image("/predict", "image/png", jpeg.clone())
+        .assert_error(422, "invalid_image");
+    s.post_image("/predict", "image/jpeg", b"not an image".to_vec())
+        .assert_error(422, "invalid_image");
+    s.post_image("/predict", "image/jpeg", jpeg[..jpeg.len() / 3].to_vec())
+        .assert_error(422, "invalid_image");
+    s.post_image("/predict", "image/png", png[..png.len() / 3].to_vec())
+        .assert_error(422, "invalid_image");
+
+    // Decompression bombs are refused from the header.
+    let m = s
+        .post_image("/predict", "image/png", png_bomb(60_000, 60_000))
+        .assert_error(413, "image_too_large");
+    assert!(m.contains("60000x60000"), "{m}");
+
+    // Query parameters.
+    for q in [
+        "threshold=2",
+        "threshold=x",
+        "max=0",
+        "max=101",
+        "classes=unicorn",
+        "colour=red",
+        "max=1&max=2",
+    ] {
+        s.post_image(&format!("/predict?{q}"), "image/png", png.clone())
+            .assert_error(400, "invalid_parameter");
+    }
+
+    // And the same server still answers a good photo correctly.
+    let r = s.post_fixture("/predict", "chelsea.png");
+    assert_eq!(r.status, 200);
+    assert_eq!(api_detections(&r.json())[0].class, "cat");
+}
+
+#[test]
+fn a_model_the_host_does_not_have_is_a_503_naming_it() {
+    let s = Server::start(ServerConfig {
+        preload: vec![],
+        env: vec![("WASI_DETECT_MODEL".into(), "no-such-model".into())],
+    });
+    let m = s
+        .post_fixture("/predict", "chelsea.png")
+        .assert_error(503, "model_unavailable");
+    assert!(
+        m.contains("no-such-model") && m.contains("/models/no-such-model/model.onnx"),
+        "{m}"
+    );
+    s.request(Request::get("/warm"))
+        .assert_error(503, "model_unavailable");
+    // A bad setting is reported as such.
+    let bad = Server::start(ServerConfig {
+        preload: vec![],
+        env: vec![("WASI_DETECT_MODEL".into(), "../x".into())],
+    });
+    bad.post_fixture("/predict", "chelsea.png")
+        .assert_error(500, "invalid_setting");
+}
+
+#[test]
+fn without_a_preloaded_graph_the_model_is_read_from_the_models_folder() {
+    let s = Server::start(ServerConfig {
+        preload: vec![],
+        env: vec![],
+    });
+    let warm = s.request(Request::get("/warm")).json();
+    assert_eq!(warm["source"], "/models/nanodet/model.onnx", "{warm}");
+    let got = api_detections(&s.post_fixture("/predict", "chelsea.png").json());
+    let want = api_detections(&server().post_fixture("/predict", "chelsea.png").json());
+    assert_same("chelsea.png", &got, &want);
+}
