@@ -110,30 +110,43 @@ pub fn decode(bytes: &[u8], declared: Format) -> Result<RgbImage, DecodeError> {
     if found != Some(declared) {
         return Err(DecodeError::WrongFormat { declared, found });
     }
-    let corrupt = |e: image::ImageError| DecodeError::Corrupt {
+    let corrupt = |reason: String| DecodeError::Corrupt {
         format: declared,
-        reason: e.to_string(),
+        reason,
     };
+
+    // The budget is checked from our own reading of the header, before the
+    // decoder allocates anything (its own limits refuse bombs too, but with
+    // a less useful message).
+    let header = match declared {
+        Format::Png => png_header(bytes),
+        Format::Jpeg => jpeg_header(bytes),
+    };
+    if let Some((width, height)) = header.dimensions {
+        if u64::from(width) * u64::from(height) > MAX_PIXELS {
+            return Err(DecodeError::TooManyPixels { width, height });
+        }
+    }
+    // The JPEG decoder fills a cut-off scan with grey rather than failing;
+    // detections on half an image would be silently wrong.
+    if let Some(problem) = header.problem {
+        return Err(corrupt(problem.into()));
+    }
 
     let mut reader = ImageReader::with_format(Cursor::new(bytes), declared.image_format());
     reader.limits(Limits::default());
-    // Reads only the headers: the pixel budget is checked before any pixel
-    // buffer is allocated.
-    let mut decoder = reader.into_decoder().map_err(corrupt)?;
+    let mut decoder = reader.into_decoder().map_err(|e| corrupt(e.to_string()))?;
     let (width, height) = decoder.dimensions();
     if u64::from(width) * u64::from(height) > MAX_PIXELS {
         return Err(DecodeError::TooManyPixels { width, height });
     }
     if width == 0 || height == 0 {
-        return Err(DecodeError::Corrupt {
-            format: declared,
-            reason: format!("the image is {width}x{height} pixels"),
-        });
+        return Err(corrupt(format!("the image is {width}x{height} pixels")));
     }
     // A broken EXIF block is not worth refusing the photo for: show it as stored.
     let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
     let rgb = DynamicImage::from_decoder(decoder)
-        .map_err(corrupt)?
+        .map_err(|e| corrupt(e.to_string()))?
         .into_rgb8();
     // Turned after the conversion to RGB8, so only one pixel type's rotations
     // are compiled into the component.
@@ -143,6 +156,100 @@ pub fn decode(bytes: &[u8], declared: Format) -> Result<RgbImage, DecodeError> {
         height: rgb.height(),
         pixels: rgb.into_raw(),
     })
+}
+
+/// What the header says, read without decoding.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Header {
+    /// Width and height as stored, when the header could be read.
+    dimensions: Option<(u32, u32)>,
+    /// Why the file cannot be a whole image, when that shows already.
+    problem: Option<&'static str>,
+}
+
+/// A PNG's size from its first chunk, IHDR (at a fixed offset).
+fn png_header(bytes: &[u8]) -> Header {
+    let be = |at: usize| {
+        bytes
+            .get(at..at + 4)
+            .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+    };
+    let dimensions = match (bytes.get(12..16), be(16), be(20)) {
+        (Some(b"IHDR"), Some(w), Some(h)) => Some((w, h)),
+        _ => None,
+    };
+    Header {
+        dimensions,
+        problem: None,
+    }
+}
+
+/// Walks a JPEG's segments from its start marker to its end marker (EOI):
+/// the size from the first frame header (SOFn), and a problem if the bytes
+/// run out before EOI. Bytes after EOI (some cameras append data) are fine.
+fn jpeg_header(bytes: &[u8]) -> Header {
+    let mut dimensions = None;
+    let problem = walk_jpeg(bytes, |code, segment| {
+        // SOF0-SOF15 but DHT (C4), JPG (C8) and DAC (CC): precision, height, width.
+        let is_frame = matches!(code, 0xC0..=0xCF) && !matches!(code, 0xC4 | 0xC8 | 0xCC);
+        if is_frame && dimensions.is_none() && segment.len() >= 5 {
+            let height = u16::from_be_bytes([segment[1], segment[2]]);
+            let width = u16::from_be_bytes([segment[3], segment[4]]);
+            dimensions = Some((u32::from(width), u32::from(height)));
+        }
+    })
+    .err();
+    Header {
+        dimensions,
+        problem,
+    }
+}
+
+/// Calls `on_segment(marker code, segment payload)` for each marker segment
+/// up to EOI; an error when the structure breaks or the bytes run out.
+fn walk_jpeg(bytes: &[u8], mut on_segment: impl FnMut(u8, &[u8])) -> Result<(), &'static str> {
+    const TRUNCATED: &str = "the JPEG data ends before its end marker (truncated upload?)";
+    let mut i = 2; // after SOI
+    loop {
+        // A marker: 0xFF (any number of fill 0xFF), then its code.
+        if *bytes.get(i).ok_or(TRUNCATED)? != 0xFF {
+            return Err("a JPEG segment does not start with a marker");
+        }
+        while bytes.get(i) == Some(&0xFF) {
+            i += 1;
+        }
+        let code = *bytes.get(i).ok_or(TRUNCATED)?;
+        i += 1;
+        match code {
+            0xD9 => return Ok(()),
+            // Markers without a length: TEM and restart markers.
+            0x01 | 0xD0..=0xD7 => continue,
+            _ => {}
+        }
+        let len = bytes.get(i..i + 2).ok_or(TRUNCATED)?;
+        let len = usize::from(u16::from_be_bytes([len[0], len[1]]));
+        if len < 2 {
+            return Err("a JPEG segment has an impossible length");
+        }
+        on_segment(code, bytes.get(i + 2..i + len).ok_or(TRUNCATED)?);
+        i += len;
+        if code == 0xDA {
+            // Entropy-coded scan data: it ends at the first 0xFF that is not
+            // a stuffed 0xFF00 or a restart marker.
+            loop {
+                let ff = bytes[i..]
+                    .iter()
+                    .position(|&b| b == 0xFF)
+                    .ok_or(TRUNCATED)?;
+                i += ff;
+                match bytes.get(i + 1) {
+                    None => return Err(TRUNCATED),
+                    Some(0x00 | 0xD0..=0xD7) => i += 2,
+                    Some(_) => break,
+                }
+            }
+        }
+    }
 }
 
 /// The image as displayed, given how its EXIF tag says it is stored.
@@ -241,6 +348,37 @@ mod tests {
             decode(&p[..40], Format::Png),
             Err(DecodeError::Corrupt { .. })
         ));
+        // A real JPEG whose frame header is changed to claim 60000x60000.
+        let mut j = jpeg(&image::RgbImage::new(16, 8));
+        let sof = j.windows(2).position(|w| w == [0xFF, 0xC0]).unwrap();
+        j[sof + 5..sof + 9].copy_from_slice(&[0xEA, 0x60, 0xEA, 0x60]);
+        assert_eq!(
+            decode(&j, Format::Jpeg),
+            Err(DecodeError::TooManyPixels {
+                width: 60_000,
+                height: 60_000
+            })
+        );
+    }
+
+    #[test]
+    fn a_jpeg_cut_anywhere_is_refused_and_trailing_bytes_are_not() {
+        let img = image::RgbImage::from_fn(64, 48, |x, y| Rgb([x as u8 * 4, y as u8 * 5, 90]));
+        let j = jpeg(&img);
+        assert_eq!(
+            jpeg_header(&j),
+            Header {
+                dimensions: Some((64, 48)),
+                problem: None
+            }
+        );
+        for cut in (3..j.len() - 1).step_by(7) {
+            assert!(jpeg_header(&j[..cut]).problem.is_some(), "cut at {cut}");
+            assert!(decode(&j[..cut], Format::Jpeg).is_err(), "cut at {cut}");
+        }
+        let mut trailing = j.clone();
+        trailing.extend_from_slice(b"appended by a camera");
+        assert!(decode(&trailing, Format::Jpeg).is_ok());
     }
 
     /// A PNG whose header claims `width` x `height`, followed by a few bytes of

@@ -183,39 +183,6 @@ fn cors_preflight() {
         .contains("POST"));
 }
 
-/// A PNG whose header claims `width` x `height` pixels and holds a few bytes:
-/// a decompression bomb's shape.
-fn png_bomb(width: u32, height: u32) -> Vec<u8> {
-    fn crc32(data: &[u8]) -> u32 {
-        let mut crc = !0u32;
-        for &b in data {
-            crc ^= u32::from(b);
-            for _ in 0..8 {
-                crc = if crc & 1 != 0 {
-                    (crc >> 1) ^ 0xEDB8_8320
-                } else {
-                    crc >> 1
-                };
-            }
-        }
-        !crc
-    }
-    let mut ihdr = width.to_be_bytes().to_vec();
-    ihdr.extend_from_slice(&height.to_be_bytes());
-    ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
-    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
-    let idat: &[u8] = &[0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01];
-    for (kind, data) in [(&b"IHDR"[..], &ihdr[..]), (b"IDAT", idat), (b"IEND", &[])] {
-        out.extend_from_slice(&(data.len() as u32).to_be_bytes());
-        let start = out.len();
-        out.extend_from_slice(kind);
-        out.extend_from_slice(data);
-        let crc = crc32(&out[start..]);
-        out.extend_from_slice(&crc.to_be_bytes());
-    }
-    out
-}
-
 #[test]
 fn every_error_path_answers_json_and_the_server_stays_up() {
     let s = server();
@@ -275,7 +242,7 @@ fn every_error_path_answers_json_and_the_server_stays_up() {
 
     // Decompression bombs are refused from the header.
     let m = s
-        .post_image("/predict", "image/png", png_bomb(60_000, 60_000))
+        .post_fixture("/predict", "bad/bomb-60000x60000.png")
         .assert_error(413, "image_too_large");
     assert!(m.contains("60000x60000"), "{m}");
 
