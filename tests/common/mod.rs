@@ -45,13 +45,7 @@ pub fn component() -> PathBuf {
 }
 
 pub fn models_dir() -> PathBuf {
-    let dir = required("WASI_DETECT_MODELS", "models", "make model");
-    required(
-        "WASI_DETECT_MODELS",
-        "models/nanodet/model.onnx",
-        "make model",
-    );
-    dir
+    required("WASI_DETECT_MODELS", "models", "make model")
 }
 
 pub fn fixture(name: &str) -> PathBuf {
@@ -63,21 +57,62 @@ pub fn fixture(name: &str) -> PathBuf {
 pub struct Server {
     pub addr: SocketAddr,
     child: Child,
+    watchdog: Child,
+}
+
+/// The engine behind wasi-nn, with the model folder it serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// ONNX Runtime, `models/nanodet/model.onnx`.
+    Onnx,
+    /// OpenVINO, `models/nanodet-ov/model.xml` + `model.bin`.
+    Openvino,
+}
+
+impl Backend {
+    /// The encoding name of `-S nn-graph=<name>::<dir>`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Onnx => "onnx",
+            Backend::Openvino => "openvino",
+        }
+    }
+
+    /// The model's folder under `models/`, also its `load-by-name` name.
+    pub fn model(self) -> &'static str {
+        match self {
+            Backend::Onnx => "nanodet",
+            Backend::Openvino => "nanodet-ov",
+        }
+    }
 }
 
 /// How to start a server.
 pub struct ServerConfig {
-    /// `-S nn-graph=onnx::<models>/<name>` preloads, by folder name.
-    pub preload: Vec<String>,
-    /// `--env` settings of the component.
+    pub backend: Backend,
+    /// Whether the host preloads the model (`-S nn-graph`) so the component
+    /// finds it by name; otherwise the component reads it from `/models`.
+    pub preload: bool,
+    /// `--env` settings of the component; `WASI_DETECT_MODEL` defaults to the
+    /// backend's model.
     pub env: Vec<(String, String)>,
 }
 
 impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
-            preload: vec!["nanodet".into()],
+            backend: Backend::Onnx,
+            preload: true,
             env: vec![],
+        }
+    }
+}
+
+impl ServerConfig {
+    pub fn backend(backend: Backend) -> Self {
+        ServerConfig {
+            backend,
+            ..ServerConfig::default()
         }
     }
 }
@@ -109,34 +144,61 @@ impl Server {
             "--addr".into(),
             addr.to_string(),
         ];
-        for name in &config.preload {
+        let model = config.backend.model();
+        assert!(
+            models.join(model).is_dir(),
+            "{} is missing; `make model` builds it",
+            models.join(model).display()
+        );
+        if config.preload {
             args.push("-S".into());
-            args.push(format!("nn-graph=onnx::{}", models.join(name).display()));
+            args.push(format!(
+                "nn-graph={}::{}",
+                config.backend.name(),
+                models.join(model).display()
+            ));
         }
-        for (k, v) in &config.env {
+        let mut env = config.env.clone();
+        if !env.iter().any(|(k, _)| k == "WASI_DETECT_MODEL") {
+            env.push(("WASI_DETECT_MODEL".into(), model.into()));
+        }
+        for (k, v) in &env {
             args.push("--env".into());
             args.push(format!("{k}={v}"));
         }
         args.push(wasm.display().to_string());
 
-        // The watchdog kills the host when this test process is gone, so a
-        // failed or interrupted run leaves no server behind.
-        let script = r#"host="$1"; shift; "$host" "$@" & pid=$!
-            trap 'kill $pid 2>/dev/null' EXIT TERM
-            while kill -0 "$WATCH_PID" 2>/dev/null && kill -0 $pid 2>/dev/null; do sleep 0.5; done"#;
-        let child = Command::new("bash")
-            .arg("-c")
-            .arg(script)
-            .arg("serve")
-            .arg(&host)
+        let mut command = Command::new(&host);
+        if config.backend == Backend::Openvino {
+            // Where the host finds libopenvino_c.so, as scripts/serve.sh does.
+            command.env("LD_LIBRARY_PATH", script_output("openvino-libs.sh"));
+        }
+        let child = command
             .args(&args)
-            .env("WATCH_PID", std::process::id().to_string())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
             .expect("start the host");
-        let mut server = Server { addr, child };
+        // Dropping the server kills the host; servers that live in statics
+        // are never dropped, so a watchdog kills the host once this test
+        // process is gone. It holds none of our pipes.
+        let watchdog = r#"while kill -0 "$1" 2>/dev/null && kill -0 "$2" 2>/dev/null; do sleep 0.5; done
+            kill -0 "$1" 2>/dev/null || kill "$2" 2>/dev/null"#;
+        let watchdog = Command::new("bash")
+            .args(["-c", watchdog, "watchdog"])
+            .arg(std::process::id().to_string())
+            .arg(child.id().to_string())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start the watchdog");
+        let mut server = Server {
+            addr,
+            child,
+            watchdog,
+        };
         server.wait_ready();
         server
     }
@@ -180,12 +242,15 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        for process in [&mut self.child, &mut self.watchdog] {
+            let _ = process.kill();
+            let _ = process.wait();
+        }
     }
 }
 
 /// How a request body is framed.
+#[derive(Clone)]
 pub enum Body {
     None,
     /// With a correct `content-length`.
@@ -196,6 +261,7 @@ pub enum Body {
     Raw(Vec<u8>),
 }
 
+#[derive(Clone)]
 pub struct Request {
     pub method: String,
     pub path: String,
@@ -361,6 +427,175 @@ fn dechunk(mut data: &[u8]) -> Option<Vec<u8>> {
     }
 }
 
+/// A request the API must refuse, with what it must answer.
+pub struct BadRequest {
+    pub what: &'static str,
+    pub request: Request,
+    pub status: u16,
+    pub code: &'static str,
+    /// A part of the message that tells the client what went wrong.
+    pub message_has: &'static str,
+}
+
+/// Every error path of the API, one request each.
+pub fn bad_requests() -> Vec<BadRequest> {
+    let png = std::fs::read(fixture("chelsea.png")).unwrap();
+    let jpeg = std::fs::read(fixture("astronaut.jpg")).unwrap();
+    let big = vec![0u8; 6 * 1024 * 1024];
+    let image = |ct: &str, body: Vec<u8>| {
+        Request::post("/predict")
+            .header("content-type", ct)
+            .body(body)
+    };
+    let case = |what, request, status, code, message_has| BadRequest {
+        what,
+        request,
+        status,
+        code,
+        message_has,
+    };
+    let mut cases = vec![
+        // Routes and methods.
+        case(
+            "unknown path",
+            Request::get("/nope"),
+            404,
+            "not_found",
+            "/predict",
+        ),
+        case("root", Request::get("/"), 404, "not_found", "/predict"),
+        case(
+            "GET /predict",
+            Request::get("/predict"),
+            405,
+            "method_not_allowed",
+            "POST",
+        ),
+        case(
+            "POST /warm",
+            Request::post("/warm").body(vec![1]),
+            405,
+            "method_not_allowed",
+            "GET",
+        ),
+        // Content types.
+        case(
+            "no content-type",
+            Request::post("/predict").body(png.clone()),
+            415,
+            "unsupported_media_type",
+            "image/jpeg",
+        ),
+        case(
+            "gif",
+            image("image/gif", b"GIF89a....".to_vec()),
+            415,
+            "unsupported_media_type",
+            "image/gif",
+        ),
+        case(
+            "text/plain",
+            image("text/plain", png.clone()),
+            415,
+            "unsupported_media_type",
+            "text/plain",
+        ),
+        // Bodies.
+        case(
+            "empty body",
+            image("image/png", vec![]),
+            400,
+            "bad_request",
+            "empty",
+        ),
+        case(
+            "6 MB with content-length",
+            image("image/jpeg", big.clone()),
+            413,
+            "payload_too_large",
+            "5 MB",
+        ),
+        case(
+            "6 MB chunked",
+            Request::post("/predict")
+                .header("content-type", "image/jpeg")
+                .framed(Body::Chunked(big, 64 * 1024)),
+            413,
+            "payload_too_large",
+            "5 MB",
+        ),
+        // Bytes that are not what the type says, or not an image at all.
+        case(
+            "PNG sent as JPEG",
+            image("image/jpeg", png.clone()),
+            422,
+            "invalid_image",
+            "image/png",
+        ),
+        case(
+            "JPEG sent as PNG",
+            image("image/png", jpeg.clone()),
+            422,
+            "invalid_image",
+            "image/jpeg",
+        ),
+        case(
+            "text sent as JPEG",
+            image("image/jpeg", b"not an image".to_vec()),
+            422,
+            "invalid_image",
+            "image/jpeg",
+        ),
+        case(
+            "truncated JPEG",
+            image("image/jpeg", jpeg[..jpeg.len() / 3].to_vec()),
+            422,
+            "invalid_image",
+            "truncated",
+        ),
+        case(
+            "truncated PNG",
+            image("image/png", png[..png.len() / 3].to_vec()),
+            422,
+            "invalid_image",
+            "image/png",
+        ),
+        // Decompression bombs are refused from the header.
+        case(
+            "PNG claiming 60000x60000",
+            image(
+                "image/png",
+                std::fs::read(fixture("bad/bomb-60000x60000.png")).unwrap(),
+            ),
+            413,
+            "image_too_large",
+            "60000x60000",
+        ),
+    ];
+    // Query parameters.
+    for (q, says) in [
+        ("threshold=2", "threshold"),
+        ("threshold=x", "threshold"),
+        ("max=0", "max"),
+        ("max=101", "max"),
+        ("classes=unicorn", "unicorn"),
+        ("colour=red", "colour"),
+        ("max=1&max=2", "more than once"),
+    ] {
+        let request = Request::post(&format!("/predict?{q}"))
+            .header("content-type", "image/png")
+            .body(png.clone());
+        cases.push(case(
+            "query parameter",
+            request,
+            400,
+            "invalid_parameter",
+            says,
+        ));
+    }
+    cases
+}
+
 /// A detection: class, score and corners `[x1, y1, x2, y2]`.
 #[derive(Debug, Clone)]
 pub struct Det {
@@ -400,18 +635,23 @@ pub fn api_detections(json: &serde_json::Value) -> Vec<Det> {
         .collect()
 }
 
-/// Python with the reference's packages (from `scripts/python-env.sh`).
-fn python() -> PathBuf {
-    if let Some(p) = std::env::var_os("WASI_DETECT_PYTHON") {
-        return PathBuf::from(p);
-    }
+/// The path a `scripts/` helper prints (it sets up what is missing first).
+fn script_output(script: &str) -> PathBuf {
     let out = Command::new("bash")
-        .arg(root().join("scripts/python-env.sh"))
+        .arg(root().join("scripts").join(script))
         .stderr(Stdio::inherit())
         .output()
-        .expect("run scripts/python-env.sh");
-    assert!(out.status.success(), "scripts/python-env.sh failed");
+        .unwrap_or_else(|e| panic!("run scripts/{script}: {e}"));
+    assert!(out.status.success(), "scripts/{script} failed");
     PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
+}
+
+/// Python with the reference's packages (from `scripts/python-env.sh`).
+fn python() -> PathBuf {
+    match std::env::var_os("WASI_DETECT_PYTHON") {
+        Some(p) => PathBuf::from(p),
+        None => script_output("python-env.sh"),
+    }
 }
 
 /// What the same model gives for `images` run natively by ONNX Runtime

@@ -1,0 +1,113 @@
+//! One component, two engines: the same `.wasm` served with the ONNX Runtime
+//! backend and with the OpenVINO backend (the model as OpenVINO IR) must
+//! answer every request the same way: the same detections within the
+//! engines' rounding, and byte-for-byte the same errors.
+
+mod common;
+
+use common::{api_detections, Backend, Det, Request, Server, ServerConfig};
+
+const PHOTOS: &[&str] = &[
+    "astronaut.png",
+    "astronaut.jpg",
+    "chelsea.png",
+    "chelsea-progressive.jpg",
+    "coffee.png",
+    "coffee-rotated.jpg",
+    "motorcycle_left.png",
+    "motorcycle-palette.png",
+    "camera.png",
+];
+
+/// Scores are compared above a lower threshold than the API's default, so
+/// that more (and weaker) detections are held to the same tolerance.
+const THRESHOLD: f64 = 0.25;
+
+/// OpenVINO may compute in bf16 on CPUs that have it: scores move by up to
+/// about 0.01 there, far less in float32.
+const SCORE_TOLERANCE: f64 = 0.02;
+const MIN_IOU: f64 = 0.95;
+
+/// Every detection on one side not within the tolerance of the threshold
+/// has its twin on the other side.
+fn assert_same(image: &str, onnx: &[Det], openvino: &[Det]) {
+    let twin = |d: &Det, others: &[Det]| {
+        others.iter().any(|o| {
+            o.class == d.class && (o.score - d.score).abs() <= SCORE_TOLERANCE && o.iou(d) > MIN_IOU
+        })
+    };
+    let clear = |d: &&Det| d.score >= THRESHOLD + SCORE_TOLERANCE;
+    for d in onnx.iter().filter(clear) {
+        assert!(
+            twin(d, openvino),
+            "{image}: onnx {d:?} has no twin in openvino's {openvino:#?}"
+        );
+    }
+    for d in openvino.iter().filter(clear) {
+        assert!(
+            twin(d, onnx),
+            "{image}: openvino {d:?} has no twin in onnx's {onnx:#?}"
+        );
+    }
+}
+
+#[test]
+fn both_backends_give_the_same_detections_and_the_same_errors() {
+    let onnx = Server::start(ServerConfig::backend(Backend::Onnx));
+    let openvino = Server::start(ServerConfig::backend(Backend::Openvino));
+
+    let path = format!("/predict?threshold={THRESHOLD}&max=100");
+    let mut compared = 0;
+    for image in PHOTOS {
+        let [a, b] = [&onnx, &openvino].map(|s| {
+            let r = s.post_fixture(&path, image);
+            assert_eq!(
+                r.status,
+                200,
+                "{image}: {}",
+                String::from_utf8_lossy(&r.body)
+            );
+            api_detections(&r.json())
+        });
+        assert!(!a.is_empty(), "{image}: nothing found");
+        assert_same(image, &a, &b);
+        compared += a.len();
+    }
+    println!("{compared} detections compared on {} photos", PHOTOS.len());
+
+    // Errors do not depend on the engine at all.
+    for case in common::bad_requests() {
+        let want = onnx.request(case.request.clone());
+        let got = openvino.request(case.request);
+        assert_eq!(want.status, case.status, "{}", case.what);
+        assert_eq!(
+            (got.status, String::from_utf8_lossy(&got.body)),
+            (want.status, String::from_utf8_lossy(&want.body)),
+            "{}",
+            case.what
+        );
+    }
+}
+
+#[test]
+fn openvino_warms_by_name_and_falls_back_to_the_ir_files() {
+    let preloaded = Server::start(ServerConfig::backend(Backend::Openvino));
+    let warm = preloaded.request(Request::get("/warm")).json();
+    assert_eq!(
+        (warm["model"].as_str(), warm["source"].as_str()),
+        (Some("nanodet-ov"), Some("load-by-name")),
+        "{warm}"
+    );
+
+    // No preloaded graph: the component finds model.xml + model.bin.
+    let from_files = Server::start(ServerConfig {
+        preload: false,
+        ..ServerConfig::backend(Backend::Openvino)
+    });
+    let warm = from_files.request(Request::get("/warm")).json();
+    assert_eq!(warm["source"], "/models/nanodet-ov/model.xml", "{warm}");
+    let [a, b] = [&preloaded, &from_files]
+        .map(|s| api_detections(&s.post_fixture("/predict", "camera.png").json()));
+    assert!(!a.is_empty());
+    assert_same("camera.png", &a, &b);
+}
