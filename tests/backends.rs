@@ -5,19 +5,7 @@
 
 mod common;
 
-use common::{api_detections, Backend, Det, Request, Server, ServerConfig};
-
-const PHOTOS: &[&str] = &[
-    "astronaut.png",
-    "astronaut.jpg",
-    "chelsea.png",
-    "chelsea-progressive.jpg",
-    "coffee.png",
-    "coffee-rotated.jpg",
-    "motorcycle_left.png",
-    "motorcycle-palette.png",
-    "camera.png",
-];
+use common::{api_detections, Backend, Det, Request, Server, ServerConfig, PHOTOS};
 
 /// Scores are compared above a lower threshold than the API's default, so
 /// that more (and weaker) detections are held to the same tolerance.

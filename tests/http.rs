@@ -5,7 +5,9 @@
 
 mod common;
 
-use common::{api_detections, reference_detections, Body, Det, Request, Server, ServerConfig};
+use common::{
+    api_detections, reference_detections, Body, Det, Request, Server, ServerConfig, PHOTOS,
+};
 use std::sync::OnceLock;
 
 /// One server for the tests that need the default setup.
@@ -13,19 +15,6 @@ fn server() -> &'static Server {
     static SERVER: OnceLock<Server> = OnceLock::new();
     SERVER.get_or_init(|| Server::start(ServerConfig::default()))
 }
-
-/// Photos with their formats and traits: see tests/fixtures/README.md.
-const PHOTOS: &[&str] = &[
-    "astronaut.png",
-    "astronaut.jpg",
-    "chelsea.png",
-    "chelsea-progressive.jpg",
-    "coffee.png",
-    "coffee-rotated.jpg",
-    "motorcycle_left.png",
-    "motorcycle-palette.png",
-    "camera.png",
-];
 
 const THRESHOLD: f64 = 0.35;
 

@@ -48,6 +48,19 @@ pub fn models_dir() -> PathBuf {
     required("WASI_DETECT_MODELS", "models", "make model")
 }
 
+/// Photos with their formats and traits: see tests/fixtures/README.md.
+pub const PHOTOS: &[&str] = &[
+    "astronaut.png",
+    "astronaut.jpg",
+    "chelsea.png",
+    "chelsea-progressive.jpg",
+    "coffee.png",
+    "coffee-rotated.jpg",
+    "motorcycle_left.png",
+    "motorcycle-palette.png",
+    "camera.png",
+];
+
 pub fn fixture(name: &str) -> PathBuf {
     root().join("tests/fixtures").join(name)
 }
