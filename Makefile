@@ -9,12 +9,22 @@ PORT ?= 8080
 BACKEND ?= onnx
 export PORT BACKEND
 
-.PHONY: run setup host model component test lint unit-test integration-test reference-test clean
+.PHONY: run setup host model component examples browser-deps test lint reference-test clean
 
 run: setup
 	@bash scripts/serve.sh
 
-setup: host model component
+setup: host model component examples
+
+# The demo page's example photos, served from beside the model folders.
+EXAMPLES := astronaut.jpg chelsea-progressive.jpg coffee-rotated.jpg camera.png
+examples:
+	@mkdir -p models/examples
+	@cd tests/fixtures && cp -u $(EXAMPLES) ../../models/examples/
+
+# Headless Chromium and playwright-core for the page's browser test.
+browser-deps:
+	@bash scripts/browser-deps.sh
 
 host:
 	@bash scripts/build-host.sh >/dev/null
@@ -26,7 +36,7 @@ component:
 	@bash scripts/build-component.sh >/dev/null
 	@wc -c < target/wasm32-wasip2/release/wasi_detect.wasm | xargs -I{} echo "component: target/wasm32-wasip2/release/wasi_detect.wasm ({} bytes)"
 
-test: setup lint reference-test
+test: setup browser-deps lint reference-test
 	cargo test --locked
 
 lint:

@@ -12,16 +12,22 @@ use serde::Serialize;
 pub const MAX_BODY_BYTES: usize = 5 * 1024 * 1024;
 
 /// What a request asks for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {
     Predict,
     Warm,
+    /// The demo page.
+    Page,
+    /// The names of the example photos.
+    Examples,
+    /// One example photo, by file name.
+    Example(String),
     /// A CORS preflight (`OPTIONS`) for one of the routes above.
     Preflight,
 }
 
-/// Every route with the methods it takes.
-const ROUTES: &[(&str, &str)] = &[("/predict", "POST"), ("/warm", "GET")];
+/// Where the example photos are served from, under the routes' root.
+pub const EXAMPLES_PATH: &str = "/examples";
 
 /// A failed request: HTTP status, a stable machine-readable code and a
 /// sentence for people.
@@ -110,17 +116,30 @@ pub fn route(method: &str, path: &str) -> Result<Route, ApiError> {
         Some(p) if !p.is_empty() => p,
         _ => path,
     };
-    let Some(&(_, allowed)) = ROUTES.iter().find(|(p, _)| *p == path) else {
-        return Err(ApiError::new(
+    let not_found = || {
+        ApiError::new(
             404,
             "not_found",
-            format!("no route {path}; the API has POST /predict and GET /warm"),
-        ));
+            format!("no route {path}; the API has POST /predict, GET /warm and the page at GET /"),
+        )
     };
-    match (method, allowed) {
-        ("OPTIONS", _) => Ok(Route::Preflight),
-        ("POST", "POST") if path == "/predict" => Ok(Route::Predict),
-        ("GET", "GET") if path == "/warm" => Ok(Route::Warm),
+    let (route, allowed) = match path {
+        "/predict" => (Route::Predict, "POST"),
+        "/warm" => (Route::Warm, "GET"),
+        "/" => (Route::Page, "GET"),
+        EXAMPLES_PATH => (Route::Examples, "GET"),
+        _ => {
+            let name = path
+                .strip_prefix(EXAMPLES_PATH)
+                .and_then(|rest| rest.strip_prefix('/'))
+                .filter(|name| example_type(name).is_some())
+                .ok_or_else(not_found)?;
+            (Route::Example(name.to_string()), "GET")
+        }
+    };
+    match method {
+        "OPTIONS" => Ok(Route::Preflight),
+        m if m == allowed => Ok(route),
         _ => Err(ApiError {
             allow: Some(allowed),
             ..ApiError::new(
@@ -130,6 +149,33 @@ pub fn route(method: &str, path: &str) -> Result<Route, ApiError> {
             )
         }),
     }
+}
+
+/// The media type of an example photo's file name, if it is one: a plain
+/// name (no path, not hidden) ending in `.jpg`, `.jpeg` or `.png`.
+pub fn example_type(name: &str) -> Option<&'static str> {
+    let plain = !name.is_empty()
+        && !name.starts_with('.')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    let (_, ext) = name.rsplit_once('.')?;
+    match ext.to_ascii_lowercase().as_str() {
+        "jpg" | "jpeg" if plain => Some("image/jpeg"),
+        "png" if plain => Some("image/png"),
+        _ => None,
+    }
+}
+
+/// The JSON list of example photos among the `names` of a folder, sorted.
+pub fn examples_json<S: AsRef<str>>(names: impl IntoIterator<Item = S>) -> Vec<u8> {
+    let mut names: Vec<String> = names
+        .into_iter()
+        .filter(|n| example_type(n.as_ref()).is_some())
+        .map(|n| n.as_ref().to_string())
+        .collect();
+    names.sort();
+    to_json(&names)
 }
 
 /// The image format of a `content-type` header (parameters allowed), or 415.
@@ -370,7 +416,32 @@ mod tests {
         );
         assert_eq!(route("POST", "/warm").unwrap_err().status, 405);
         assert_eq!(route("GET", "/nope").unwrap_err().status, 404);
-        assert_eq!(route("GET", "/").unwrap_err().status, 404);
+        assert_eq!(route("GET", "/"), Ok(Route::Page));
+        assert_eq!(route("POST", "/").unwrap_err().status, 405);
+        assert_eq!(route("GET", "/examples/"), Ok(Route::Examples));
+        assert_eq!(
+            route("GET", "/examples/cat.JPG"),
+            Ok(Route::Example("cat.JPG".into()))
+        );
+        for bad in [
+            "/examples/../models/nanodet/model.onnx",
+            "/examples/a/b.png",
+            "/examples/.hidden.png",
+            "/examples/model.onnx",
+            "/examples/%2e%2e.png",
+        ] {
+            assert_eq!(route("GET", bad).unwrap_err().status, 404, "{bad}");
+        }
+    }
+
+    #[test]
+    fn example_lists_keep_only_photos_in_order() {
+        assert_eq!(
+            examples_json(["b.png", "model.onnx", "a.jpg", ".x.png", "c.jpeg"]),
+            br#"["a.jpg","b.png","c.jpeg"]"#
+        );
+        assert_eq!(example_type("x.PNG"), Some("image/png"));
+        assert_eq!(example_type("png"), None);
     }
 
     #[test]

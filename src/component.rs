@@ -29,6 +29,9 @@ async fn handle_request(request: IncomingRequest) -> Result<Response, ApiError> 
         .unwrap_or((&path_and_query, ""));
     match api::route(&method, path)? {
         Route::Preflight => Ok(preflight()),
+        Route::Page => Ok(page()),
+        Route::Examples => Ok(examples(&settings()?)),
+        Route::Example(name) => example(&settings()?, &name),
         Route::Warm => warm(&settings()?),
         Route::Predict => {
             let settings = settings()?;
@@ -151,6 +154,53 @@ fn warm(settings: &Settings) -> Result<Response, ApiError> {
         report.inference_ms
     );
     Ok(json_response(200, report.to_json(), &timing))
+}
+
+/// The demo page, a single self-contained file.
+const PAGE: &str = include_str!("../web/index.html");
+
+fn page() -> Response {
+    let mut builder = Response::builder();
+    builder
+        .status(200)
+        .header("content-type", "text/html; charset=utf-8")
+        .header("cache-control", "no-cache")
+        // Everything the page needs is in it or on this origin.
+        .header(
+            "content-security-policy",
+            "default-src 'self'; img-src 'self' blob: data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'",
+        );
+    builder.body(PAGE).build()
+}
+
+/// The folder of example photos, beside the model folders.
+fn examples_dir(settings: &Settings) -> String {
+    format!(
+        "{}{}",
+        settings.models_dir.trim_end_matches('/'),
+        api::EXAMPLES_PATH
+    )
+}
+
+/// The example photos' names; none when the folder is not mounted.
+fn examples(settings: &Settings) -> Response {
+    let names = std::fs::read_dir(examples_dir(settings))
+        .into_iter()
+        .flatten()
+        .filter_map(|entry| entry.ok()?.file_name().into_string().ok());
+    json_response(200, api::examples_json(names), "")
+}
+
+fn example(settings: &Settings, name: &str) -> Result<Response, ApiError> {
+    // `route` only lets plain photo file names through.
+    let media_type = api::example_type(name).unwrap_or("application/octet-stream");
+    let bytes = std::fs::read(format!("{}/{name}", examples_dir(settings)))
+        .map_err(|_| ApiError::new(404, "not_found", format!("no example photo {name}")))?;
+    let mut builder = Response::builder();
+    cors(builder.status(200))
+        .header("content-type", media_type)
+        .header("cache-control", "public, max-age=3600");
+    Ok(builder.body(bytes).build())
 }
 
 /// Headers every answer carries so pages on other origins can call the API.

@@ -476,7 +476,20 @@ pub fn bad_requests() -> Vec<BadRequest> {
             "not_found",
             "/predict",
         ),
-        case("root", Request::get("/"), 404, "not_found", "/predict"),
+        case(
+            "path under a route",
+            Request::get("/predict/x"),
+            404,
+            "not_found",
+            "/predict",
+        ),
+        case(
+            "path outside the examples",
+            Request::get("/examples/../models/nanodet/model.onnx"),
+            404,
+            "not_found",
+            "/predict",
+        ),
         case(
             "GET /predict",
             Request::get("/predict"),
