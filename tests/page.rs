@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{api_detections, fixture, root, Det, Request, Server, ServerConfig};
+use common::{api_detections, fixture, flat_detections, root, Det, Request, Server, ServerConfig};
 use std::process::{Command, Stdio};
 
 /// Runs the browser script against `server`; returns what it saw.
@@ -30,26 +30,6 @@ fn drive_page(server: &Server, photo: &str, rotated: &str) -> serde_json::Value 
     assert!(screenshot.exists(), "no screenshot");
     println!("screenshot: {}", screenshot.display());
     serde_json::from_slice(&out.stdout).expect("the browser script prints JSON")
-}
-
-fn page_detections(list: &serde_json::Value) -> Vec<Det> {
-    list.as_array()
-        .expect("a list")
-        .iter()
-        .map(|d| {
-            let b: Vec<f64> = d["bbox"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|v| v.as_f64().unwrap())
-                .collect();
-            Det {
-                class: d["class"].as_str().unwrap().to_string(),
-                score: d["score"].as_f64().unwrap(),
-                bbox: [b[0], b[1], b[2], b[3]],
-            }
-        })
-        .collect()
 }
 
 fn assert_equal(what: &str, drawn: &[Det], api: &[Det]) {
@@ -87,7 +67,7 @@ fn the_page_warms_uploads_and_draws_what_predict_returns() {
     assert!(api.len() >= 2, "{api:?}");
     let p = &seen["photo"];
     assert_eq!(p["state"], "done", "{p}");
-    assert_equal(photo, &page_detections(&p["detections"]), &api);
+    assert_equal(photo, &flat_detections(&p["detections"]), &api);
     assert_eq!(p["boxes"].as_u64(), Some(api.len() as u64));
     assert_eq!(p["viewBox"], "0 0 512 512");
     assert!(
@@ -97,7 +77,7 @@ fn the_page_warms_uploads_and_draws_what_predict_returns() {
     );
 
     // The slider filtered locally: fewer boxes, no new upload.
-    let high = page_detections(&seen["highThreshold"]["detections"]);
+    let high = flat_detections(&seen["highThreshold"]["detections"]);
     let want_high: Vec<Det> = api.iter().filter(|d| d.score >= 0.95).cloned().collect();
     assert_equal("threshold 0.95", &high, &want_high);
     assert_eq!(seen["highThreshold"]["uploads"], 0);
@@ -107,7 +87,7 @@ fn the_page_warms_uploads_and_draws_what_predict_returns() {
     assert_eq!(r["state"], "done", "{r}");
     assert_eq!(r["viewBox"], "0 0 600 400");
     let api = api_detections(&server.post_fixture("/predict", rotated).json());
-    assert_equal(rotated, &page_detections(&r["detections"]), &api);
+    assert_equal(rotated, &flat_detections(&r["detections"]), &api);
 
     assert_eq!(seen["example"]["state"], "done", "{}", seen["example"]);
 

@@ -672,6 +672,27 @@ fn script_output(script: &str) -> PathBuf {
     PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
 }
 
+/// Detections written flat, `{"class", "score", "bbox": [x1, y1, x2, y2]}`
+/// (by the reference detector and the page test).
+pub fn flat_detections(list: &serde_json::Value) -> Vec<Det> {
+    let list = list.as_array().expect("a list of detections");
+    list.iter()
+        .map(|d| {
+            let b: Vec<f64> = d["bbox"]
+                .as_array()
+                .expect("a bbox")
+                .iter()
+                .map(|x| x.as_f64().expect("a number"))
+                .collect();
+            Det {
+                class: d["class"].as_str().expect("a class").to_string(),
+                score: d["score"].as_f64().expect("a score"),
+                bbox: [b[0], b[1], b[2], b[3]],
+            }
+        })
+        .collect()
+}
+
 /// Python with the reference's packages (from `scripts/python-env.sh`).
 fn python() -> PathBuf {
     match std::env::var_os("WASI_DETECT_PYTHON") {
@@ -717,25 +738,7 @@ fn parse_reference(stdout: &[u8]) -> Vec<(String, Vec<Det>)> {
                 .unwrap()
                 .to_string_lossy()
                 .to_string();
-            let dets = v["detections"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|d| {
-                    let b: Vec<f64> = d["bbox"]
-                        .as_array()
-                        .unwrap()
-                        .iter()
-                        .map(|x| x.as_f64().unwrap())
-                        .collect();
-                    Det {
-                        class: d["class"].as_str().unwrap().to_string(),
-                        score: d["score"].as_f64().unwrap(),
-                        bbox: [b[0], b[1], b[2], b[3]],
-                    }
-                })
-                .collect();
-            (name, dets)
+            (name, flat_detections(&v["detections"]))
         })
         .collect()
 }
