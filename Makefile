@@ -9,12 +9,18 @@ PORT ?= 8080
 BACKEND ?= onnx
 export PORT BACKEND
 
-.PHONY: run setup host model component examples browser-deps test lint reference-test clean
+.PHONY: run setup host model component portable examples browser-deps test lint reference-test clean
 
 run: setup
 	@bash scripts/serve.sh
 
 setup: host model component examples
+
+# The portable build for hosts without wasi-nn (Spin, Fermyon Cloud, SpinKube):
+# the detector composed with the tract-based wasi-nn provider.
+portable:
+	@bash scripts/build-portable.sh >/dev/null
+	@wc -c < dist/wasi-detect-portable.wasm | xargs -I{} echo "portable: dist/wasi-detect-portable.wasm ({} bytes)"
 
 # The demo page's example photos, served from beside the model folders.
 EXAMPLES := astronaut.jpg chelsea-progressive.jpg coffee-rotated.jpg camera.png
@@ -36,14 +42,14 @@ component:
 	@bash scripts/build-component.sh >/dev/null
 	@wc -c < target/wasm32-wasip2/release/wasi_detect.wasm | xargs -I{} echo "component: target/wasm32-wasip2/release/wasi_detect.wasm ({} bytes)"
 
-test: setup browser-deps lint reference-test
-	cargo test --locked
+test: setup portable browser-deps lint reference-test
+	cargo test --locked --workspace
 
 lint:
 	cargo fmt --all --check
 	cargo fmt --manifest-path host/Cargo.toml --check
-	cargo clippy --locked --all-targets -- -D warnings
-	cargo clippy --locked --release --target wasm32-wasip2 --lib -- -D warnings
+	cargo clippy --locked --workspace --all-targets -- -D warnings
+	cargo clippy --locked --release --target wasm32-wasip2 --workspace --lib -- -D warnings
 
 # The Python reference itself, against the shared vectors.
 reference-test:

@@ -5,46 +5,26 @@
 
 mod common;
 
-use common::{api_detections, Backend, Det, Request, Server, ServerConfig, PHOTOS};
+use common::{
+    api_detections, assert_twins, Backend, Request, Server, ServerConfig, Tolerance, PHOTOS,
+};
 
 /// Scores are compared above a lower threshold than the API's default, so
 /// that more (and weaker) detections are held to the same tolerance.
-const THRESHOLD: f64 = 0.25;
-
 /// OpenVINO may compute in bf16 on CPUs that have it: scores move by up to
 /// about 0.01 there, far less in float32.
-const SCORE_TOLERANCE: f64 = 0.02;
-const MIN_IOU: f64 = 0.95;
-
-/// Every detection on one side not within the tolerance of the threshold
-/// has its twin on the other side.
-fn assert_same(image: &str, onnx: &[Det], openvino: &[Det]) {
-    let twin = |d: &Det, others: &[Det]| {
-        others.iter().any(|o| {
-            o.class == d.class && (o.score - d.score).abs() <= SCORE_TOLERANCE && o.iou(d) > MIN_IOU
-        })
-    };
-    let clear = |d: &&Det| d.score >= THRESHOLD + SCORE_TOLERANCE;
-    for d in onnx.iter().filter(clear) {
-        assert!(
-            twin(d, openvino),
-            "{image}: onnx {d:?} has no twin in openvino's {openvino:#?}"
-        );
-    }
-    for d in openvino.iter().filter(clear) {
-        assert!(
-            twin(d, onnx),
-            "{image}: openvino {d:?} has no twin in onnx's {onnx:#?}"
-        );
-    }
-}
+const SAME: Tolerance = Tolerance {
+    threshold: 0.25,
+    score: 0.02,
+    iou: 0.95,
+};
 
 #[test]
 fn both_backends_give_the_same_detections_and_the_same_errors() {
     let onnx = Server::start(ServerConfig::backend(Backend::Onnx));
     let openvino = Server::start(ServerConfig::backend(Backend::Openvino));
 
-    let path = format!("/predict?threshold={THRESHOLD}&max=100");
+    let path = format!("/predict?threshold={}&max=100", SAME.threshold);
     let mut compared = 0;
     for image in PHOTOS {
         let [a, b] = [&onnx, &openvino].map(|s| {
@@ -58,7 +38,7 @@ fn both_backends_give_the_same_detections_and_the_same_errors() {
             api_detections(&r.json())
         });
         assert!(!a.is_empty(), "{image}: nothing found");
-        assert_same(image, &a, &b);
+        assert_twins(image, SAME, ("onnx", &a), ("openvino", &b));
         compared += a.len();
     }
     println!("{compared} detections compared on {} photos", PHOTOS.len());
@@ -97,5 +77,5 @@ fn openvino_warms_by_name_and_falls_back_to_the_ir_files() {
     let [a, b] = [&preloaded, &from_files]
         .map(|s| api_detections(&s.post_fixture("/predict", "camera.png").json()));
     assert!(!a.is_empty());
-    assert_same("camera.png", &a, &b);
+    assert_twins("camera.png", SAME, ("by name", &a), ("from files", &b));
 }

@@ -6,7 +6,8 @@
 mod common;
 
 use common::{
-    api_detections, reference_detections, Body, Det, Request, Server, ServerConfig, PHOTOS,
+    api_detections, assert_twins, reference_detections, Body, Request, Server, ServerConfig,
+    PHOTOS, VS_NATIVE,
 };
 use std::sync::OnceLock;
 
@@ -16,34 +17,9 @@ fn server() -> &'static Server {
     SERVER.get_or_init(|| Server::start(ServerConfig::default()))
 }
 
-const THRESHOLD: f64 = 0.35;
-
-/// Every detection clearly above the threshold on one side has a twin on the
-/// other: same class, score within 0.03, IoU above 0.9. Detections within
-/// 0.03 of the threshold may fall either side of it.
-fn assert_same(image: &str, got: &[Det], want: &[Det]) {
-    let twin = |d: &Det, others: &[Det]| {
-        others
-            .iter()
-            .any(|o| o.class == d.class && (o.score - d.score).abs() <= 0.03 && o.iou(d) > 0.9)
-    };
-    for w in want.iter().filter(|w| w.score >= THRESHOLD + 0.03) {
-        assert!(
-            twin(w, got),
-            "{image}: native {w:?} has no twin in {got:#?}"
-        );
-    }
-    for g in got.iter().filter(|g| g.score >= THRESHOLD + 0.03) {
-        assert!(
-            twin(g, want),
-            "{image}: {g:?} has no native twin in {want:#?}"
-        );
-    }
-}
-
 #[test]
 fn photos_give_what_onnx_runtime_gives_natively() {
-    let reference = reference_detections(PHOTOS, THRESHOLD);
+    let reference = reference_detections(PHOTOS, VS_NATIVE.threshold);
     assert_eq!(reference.len(), PHOTOS.len());
     for (image, want) in &reference {
         assert!(
@@ -58,7 +34,7 @@ fn photos_give_what_onnx_runtime_gives_natively() {
             String::from_utf8_lossy(&r.body)
         );
         let got = api_detections(&r.json());
-        assert_same(image, &got, want);
+        assert_twins(image, VS_NATIVE, ("component", &got), ("native", want));
         // Best first.
         assert!(
             got.windows(2).all(|w| w[0].score >= w[1].score),
@@ -236,5 +212,10 @@ fn without_a_preloaded_graph_the_model_is_read_from_the_models_folder() {
     assert_eq!(warm["source"], "/models/nanodet/model.onnx", "{warm}");
     let got = api_detections(&s.post_fixture("/predict", "chelsea.png").json());
     let want = api_detections(&server().post_fixture("/predict", "chelsea.png").json());
-    assert_same("chelsea.png", &got, &want);
+    assert_twins(
+        "chelsea.png",
+        VS_NATIVE,
+        ("from files", &got),
+        ("by name", &want),
+    );
 }

@@ -44,6 +44,15 @@ pub fn component() -> PathBuf {
     )
 }
 
+/// The portable build: the detector composed with the wasi-nn provider.
+pub fn portable_component() -> PathBuf {
+    required(
+        "WASI_DETECT_PORTABLE_WASM",
+        "dist/wasi-detect-portable.wasm",
+        "make portable",
+    )
+}
+
 pub fn models_dir() -> PathBuf {
     required("WASI_DETECT_MODELS", "models", "make model")
 }
@@ -76,17 +85,20 @@ pub struct Server {
 /// The engine behind wasi-nn, with the model folder it serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
-    /// ONNX Runtime, `models/nanodet/model.onnx`.
+    /// ONNX Runtime in the host, `models/nanodet/model.onnx`.
     Onnx,
-    /// OpenVINO, `models/nanodet-ov/model.xml` + `model.bin`.
+    /// OpenVINO in the host, `models/nanodet-ov/model.xml` + `model.bin`.
     Openvino,
+    /// No wasi-nn in the host: the portable build brings its own (tract),
+    /// reading `models/nanodet/model.onnx`.
+    Portable,
 }
 
 impl Backend {
     /// The encoding name of `-S nn-graph=<name>::<dir>`.
     pub fn name(self) -> &'static str {
         match self {
-            Backend::Onnx => "onnx",
+            Backend::Onnx | Backend::Portable => "onnx",
             Backend::Openvino => "openvino",
         }
     }
@@ -94,7 +106,7 @@ impl Backend {
     /// The model's folder under `models/`, also its `load-by-name` name.
     pub fn model(self) -> &'static str {
         match self {
-            Backend::Onnx => "nanodet",
+            Backend::Onnx | Backend::Portable => "nanodet",
             Backend::Openvino => "nanodet-ov",
         }
     }
@@ -140,14 +152,20 @@ fn free_port() -> u16 {
 
 impl Server {
     pub fn start(config: ServerConfig) -> Server {
-        let (host, wasm, models) = (host_binary(), component(), models_dir());
+        let portable = config.backend == Backend::Portable;
+        let wasm = if portable {
+            portable_component()
+        } else {
+            component()
+        };
+        let (host, models) = (host_binary(), models_dir());
         let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-        let mut args: Vec<String> = vec![
-            "serve".into(),
-            "-S".into(),
-            "cli".into(),
-            "-S".into(),
-            "nn".into(),
+        let mut args: Vec<String> = vec!["serve".into(), "-S".into(), "cli".into()];
+        // The portable build runs without the host's wasi-nn, as on Spin.
+        if !portable {
+            args.extend(["-S".into(), "nn".into()]);
+        }
+        args.extend([
             "--dir".into(),
             format!("{}::/models", models.display()),
             "--max-instance-reuse-count".into(),
@@ -156,14 +174,14 @@ impl Server {
             "60s".into(),
             "--addr".into(),
             addr.to_string(),
-        ];
+        ]);
         let model = config.backend.model();
         assert!(
             models.join(model).is_dir(),
             "{} is missing; `make model` builds it",
             models.join(model).display()
         );
-        if config.preload {
+        if config.preload && !portable {
             args.push("-S".into());
             args.push(format!(
                 "nn-graph={}::{}",
@@ -641,6 +659,43 @@ impl Det {
             inter / union
         } else {
             0.0
+        }
+    }
+}
+
+/// How close two sets of detections of the same image must be.
+#[derive(Debug, Clone, Copy)]
+pub struct Tolerance {
+    /// The score threshold both sets were made with.
+    pub threshold: f64,
+    /// Largest score difference between twins.
+    pub score: f64,
+    /// Smallest IoU of twins' boxes.
+    pub iou: f64,
+}
+
+/// Against the native reference: class equal, score within 0.03, IoU > 0.9.
+pub const VS_NATIVE: Tolerance = Tolerance {
+    threshold: 0.35,
+    score: 0.03,
+    iou: 0.9,
+};
+
+/// Every detection of `a` clear of the threshold (by more than the score
+/// tolerance, so it cannot fall either side of it) has a twin in `b`, and
+/// the other way round: same class, score and box within the tolerance.
+pub fn assert_twins(image: &str, tol: Tolerance, a: (&str, &[Det]), b: (&str, &[Det])) {
+    let twin = |d: &Det, others: &[Det]| {
+        others.iter().any(|o| {
+            o.class == d.class && (o.score - d.score).abs() <= tol.score && o.iou(d) > tol.iou
+        })
+    };
+    for ((name, dets), (other_name, others)) in [(a, b), (b, a)] {
+        for d in dets.iter().filter(|d| d.score >= tol.threshold + tol.score) {
+            assert!(
+                twin(d, others),
+                "{image}: {name}'s {d:?} has no twin in {other_name}'s {others:#?}"
+            );
         }
     }
 }

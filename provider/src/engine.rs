@@ -1,0 +1,196 @@
+//! ONNX models run by tract: load once (parse, optimise, plan), then run
+//! many times with the same state. Tensors cross the wasi-nn boundary as
+//! little-endian bytes; only float32 is taken, which is what wasi-nn
+//! backends commonly support and what the detector sends.
+
+use std::fmt;
+use tract_onnx::prelude::*;
+
+/// Why a model could not be loaded or run, in wasi-nn's terms.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EngineError {
+    /// The bytes are not a model tract can load.
+    InvalidEncoding(String),
+    /// The caller passed something the model cannot take.
+    InvalidArgument(String),
+    /// The model failed while running.
+    Runtime(String),
+}
+
+impl fmt::Display for EngineError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EngineError::InvalidEncoding(m)
+            | EngineError::InvalidArgument(m)
+            | EngineError::Runtime(m) => f.write_str(m),
+        }
+    }
+}
+
+/// A tensor as wasi-nn carries it: dimensions and float32 values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct F32Tensor {
+    pub dimensions: Vec<u32>,
+    pub values: Vec<f32>,
+}
+
+impl F32Tensor {
+    /// From wasi-nn's little-endian bytes, checking they fit the dimensions.
+    pub fn from_le_bytes(dimensions: Vec<u32>, bytes: &[u8]) -> Result<Self, EngineError> {
+        let count: u64 = dimensions.iter().map(|&d| u64::from(d)).product();
+        if bytes.len() as u64 != count * 4 {
+            return Err(EngineError::InvalidArgument(format!(
+                "a float32 tensor of dimensions {dimensions:?} takes {} bytes, not {}",
+                count * 4,
+                bytes.len()
+            )));
+        }
+        let values = bytes
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect();
+        Ok(F32Tensor { dimensions, values })
+    }
+
+    pub fn to_le_bytes(&self) -> Vec<u8> {
+        self.values.iter().flat_map(|v| v.to_le_bytes()).collect()
+    }
+}
+
+/// A model ready to run: the optimised plan, and the names of its inputs
+/// and outputs.
+pub struct Model {
+    plan: Arc<TypedRunnableModel>,
+    pub inputs: Vec<String>,
+    pub outputs: Vec<String>,
+}
+
+impl Model {
+    /// Parses and optimises an ONNX model. The costly part: done once per
+    /// graph, the plan is then shared by every execution context.
+    pub fn from_onnx(bytes: &[u8]) -> Result<Model, EngineError> {
+        let invalid = |e: TractError| EngineError::InvalidEncoding(format!("{e:#}"));
+        let plan = tract_onnx::onnx()
+            .model_for_read(&mut &bytes[..])
+            .map_err(invalid)?
+            .into_optimized()
+            .map_err(invalid)?
+            .into_runnable()
+            .map_err(invalid)?;
+        let model = plan.model();
+        let names = |outlets: &[OutletId]| -> Vec<String> {
+            outlets
+                .iter()
+                .map(|o| {
+                    model
+                        .outlet_label(*o)
+                        .unwrap_or(&model.node(o.node).name)
+                        .to_string()
+                })
+                .collect()
+        };
+        let inputs = names(model.input_outlets().map_err(invalid)?);
+        let outputs = names(model.output_outlets().map_err(invalid)?);
+        Ok(Model {
+            plan,
+            inputs,
+            outputs,
+        })
+    }
+
+    /// A state to run the model with; kept by an execution context so its
+    /// buffers are reused from one run to the next.
+    pub fn session(&self) -> Result<Session, EngineError> {
+        let state = self
+            .plan
+            .spawn()
+            .map_err(|e| EngineError::Runtime(format!("{e:#}")))?;
+        Ok(Session {
+            state,
+            inputs: self.inputs.clone(),
+            outputs: self.outputs.clone(),
+        })
+    }
+}
+
+/// One execution context's state.
+pub struct Session {
+    state: TypedSimpleState,
+    inputs: Vec<String>,
+    outputs: Vec<String>,
+}
+
+impl Session {
+    /// Runs the model on named inputs (in any order; a single input may have
+    /// any name) and returns its named outputs.
+    pub fn run(
+        &mut self,
+        named: Vec<(String, F32Tensor)>,
+    ) -> Result<Vec<(String, F32Tensor)>, EngineError> {
+        let mut named = named;
+        let mut inputs: TVec<TValue> = TVec::new();
+        for want in &self.inputs {
+            let at = match named.iter().position(|(n, _)| n == want) {
+                Some(at) => at,
+                None if self.inputs.len() == 1 && named.len() == 1 => 0,
+                None => {
+                    return Err(EngineError::InvalidArgument(format!(
+                        "no input named '{want}' (the model takes {:?})",
+                        self.inputs
+                    )))
+                }
+            };
+            let (_, t) = named.swap_remove(at);
+            let shape: Vec<usize> = t.dimensions.iter().map(|&d| d as usize).collect();
+            let tensor = Tensor::from_shape(&shape, &t.values)
+                .map_err(|e| EngineError::InvalidArgument(format!("{e:#}")))?;
+            inputs.push(tensor.into_tvalue());
+        }
+        let outputs = self
+            .state
+            .run(inputs)
+            .map_err(|e| EngineError::Runtime(format!("{e:#}")))?;
+        outputs
+            .into_iter()
+            .zip(&self.outputs)
+            .map(|(value, name)| {
+                let value = value
+                    .cast_to::<f32>()
+                    .map_err(|e| EngineError::Runtime(format!("{e:#}")))?;
+                let values = value
+                    .try_as_plain_ram()
+                    .and_then(|plain| plain.as_slice::<f32>().map(<[f32]>::to_vec))
+                    .map_err(|e| EngineError::Runtime(format!("{e:#}")))?;
+                let dimensions = value.shape().iter().map(|&d| d as u32).collect();
+                Ok((name.clone(), F32Tensor { dimensions, values }))
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tensor_bytes_round_trip_and_sizes_are_checked() {
+        let t = F32Tensor {
+            dimensions: vec![1, 2],
+            values: vec![1.5, -2.0],
+        };
+        let bytes = t.to_le_bytes();
+        assert_eq!(F32Tensor::from_le_bytes(vec![1, 2], &bytes), Ok(t));
+        assert!(matches!(
+            F32Tensor::from_le_bytes(vec![1, 3], &bytes),
+            Err(EngineError::InvalidArgument(_))
+        ));
+    }
+
+    #[test]
+    fn garbage_is_an_invalid_encoding() {
+        assert!(matches!(
+            Model::from_onnx(b"not a model"),
+            Err(EngineError::InvalidEncoding(_))
+        ));
+    }
+}

@@ -1,0 +1,204 @@
+//! The wasi-nn resources, exported, over [`crate::engine`].
+//!
+//! `load-by-name(name)` reads `<models dir>/<name>/model.onnx` (the models
+//! dir is `WASI_DETECT_MODELS_DIR`, default `/models`, as for the detector)
+//! and keeps the optimised model for the life of the instance, so a second
+//! graph of the same name costs nothing; `load` takes the ONNX bytes.
+
+use crate::engine::{EngineError, F32Tensor, Model, Session};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+wit_bindgen::generate!({
+    path: "../wit",
+    world: "wasi-detect:detector/provider",
+    generate_all,
+});
+
+use exports::wasi::nn::errors::{self, ErrorCode};
+use exports::wasi::nn::graph::{self, ExecutionTarget, GraphBuilder, GraphEncoding};
+use exports::wasi::nn::inference::{self, NamedTensor};
+use exports::wasi::nn::tensor::{self, TensorData, TensorDimensions, TensorType};
+
+struct Provider;
+export!(Provider);
+
+thread_local! {
+    /// Models loaded by name in this instance.
+    static BY_NAME: RefCell<HashMap<String, Rc<Model>>> = RefCell::new(HashMap::new());
+}
+
+/// An error resource with its code and a message.
+fn error(code: ErrorCode, message: impl Into<String>) -> errors::Error {
+    errors::Error::new(NnError {
+        code,
+        message: message.into(),
+    })
+}
+
+impl From<EngineError> for errors::Error {
+    fn from(e: EngineError) -> Self {
+        let code = match e {
+            EngineError::InvalidEncoding(_) => ErrorCode::InvalidEncoding,
+            EngineError::InvalidArgument(_) => ErrorCode::InvalidArgument,
+            EngineError::Runtime(_) => ErrorCode::RuntimeError,
+        };
+        error(code, e.to_string())
+    }
+}
+
+pub struct NnError {
+    code: ErrorCode,
+    message: String,
+}
+
+impl errors::Guest for Provider {
+    type Error = NnError;
+}
+
+impl errors::GuestError for NnError {
+    fn code(&self) -> ErrorCode {
+        self.code
+    }
+    fn data(&self) -> String {
+        self.message.clone()
+    }
+}
+
+pub struct NnTensor {
+    dimensions: TensorDimensions,
+    ty: TensorType,
+    data: TensorData,
+}
+
+impl tensor::Guest for Provider {
+    type Tensor = NnTensor;
+}
+
+impl tensor::GuestTensor for NnTensor {
+    fn new(dimensions: TensorDimensions, ty: TensorType, data: TensorData) -> Self {
+        NnTensor {
+            dimensions,
+            ty,
+            data,
+        }
+    }
+    fn dimensions(&self) -> TensorDimensions {
+        self.dimensions.clone()
+    }
+    fn ty(&self) -> TensorType {
+        self.ty
+    }
+    fn data(&self) -> TensorData {
+        self.data.clone()
+    }
+}
+
+pub struct NnGraph {
+    model: Rc<Model>,
+}
+
+impl graph::Guest for Provider {
+    type Graph = NnGraph;
+
+    fn load(
+        builder: Vec<GraphBuilder>,
+        encoding: GraphEncoding,
+        target: ExecutionTarget,
+    ) -> Result<graph::Graph, errors::Error> {
+        if !matches!(encoding, GraphEncoding::Onnx | GraphEncoding::Autodetect) {
+            return Err(error(
+                ErrorCode::InvalidEncoding,
+                format!("{encoding:?} models are not supported: this provider runs ONNX"),
+            ));
+        }
+        if target != ExecutionTarget::Cpu {
+            return Err(error(
+                ErrorCode::UnsupportedOperation,
+                format!("execution target {target:?}: this provider runs on the CPU only"),
+            ));
+        }
+        let [onnx] = builder.as_slice() else {
+            return Err(error(
+                ErrorCode::InvalidArgument,
+                format!("an ONNX model is one builder, not {}", builder.len()),
+            ));
+        };
+        let model = Rc::new(Model::from_onnx(onnx)?);
+        Ok(graph::Graph::new(NnGraph { model }))
+    }
+
+    fn load_by_name(name: String) -> Result<graph::Graph, errors::Error> {
+        if let Some(model) = BY_NAME.with(|m| m.borrow().get(&name).cloned()) {
+            return Ok(graph::Graph::new(NnGraph { model }));
+        }
+        let plain = !name.is_empty() && !name.starts_with('.') && !name.contains(['/', '\\']);
+        if !plain {
+            return Err(error(
+                ErrorCode::InvalidArgument,
+                format!("'{name}' is not a model name"),
+            ));
+        }
+        let dir = std::env::var("WASI_DETECT_MODELS_DIR").unwrap_or_else(|_| "/models".into());
+        let path = format!("{}/{name}/model.onnx", dir.trim_end_matches('/'));
+        let bytes = std::fs::read(&path).map_err(|e| {
+            error(
+                ErrorCode::NotFound,
+                format!("no model named '{name}': {path}: {e}"),
+            )
+        })?;
+        let model = Rc::new(Model::from_onnx(&bytes)?);
+        BY_NAME.with(|m| m.borrow_mut().insert(name, model.clone()));
+        Ok(graph::Graph::new(NnGraph { model }))
+    }
+}
+
+impl graph::GuestGraph for NnGraph {
+    fn init_execution_context(&self) -> Result<inference::GraphExecutionContext, errors::Error> {
+        let session = self.model.session()?;
+        Ok(inference::GraphExecutionContext::new(NnContext {
+            session: RefCell::new(session),
+        }))
+    }
+}
+
+pub struct NnContext {
+    session: RefCell<Session>,
+}
+
+impl inference::Guest for Provider {
+    type GraphExecutionContext = NnContext;
+}
+
+impl inference::GuestGraphExecutionContext for NnContext {
+    fn compute(&self, inputs: Vec<NamedTensor>) -> Result<Vec<NamedTensor>, errors::Error> {
+        let mut named = Vec::with_capacity(inputs.len());
+        for (name, t) in inputs {
+            let t: &NnTensor = t.get();
+            if t.ty != TensorType::Fp32 {
+                return Err(error(
+                    ErrorCode::InvalidArgument,
+                    format!("input '{name}' is {:?}; this provider takes FP32", t.ty),
+                ));
+            }
+            named.push((
+                name,
+                F32Tensor::from_le_bytes(t.dimensions.clone(), &t.data)?,
+            ));
+        }
+        let outputs = self.session.borrow_mut().run(named)?;
+        Ok(outputs
+            .into_iter()
+            .map(|(name, t)| {
+                let data = t.to_le_bytes();
+                let tensor = tensor::Tensor::new(NnTensor {
+                    dimensions: t.dimensions,
+                    ty: TensorType::Fp32,
+                    data,
+                });
+                (name, tensor)
+            })
+            .collect())
+    }
+}

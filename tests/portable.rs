@@ -1,0 +1,123 @@
+//! The portable build (`make portable`): the detector composed with the
+//! wasi-nn provider (tract), so it needs no wasi-nn from the host. Served by
+//! `wasmtime serve` *without* `-S nn`, it must find what ONNX Runtime finds
+//! natively, and import nothing Spin 3 does not provide.
+
+mod common;
+
+use common::{
+    api_detections, assert_twins, component, portable_component, reference_detections, Backend,
+    Request, Server, ServerConfig, PHOTOS, VS_NATIVE,
+};
+use std::path::Path;
+
+/// The interfaces Spin 3's runtime gives a `wasi:http` component (WASI 0.2),
+/// which Fermyon Cloud and SpinKube's containerd shim embed too. Spin's own
+/// `fermyon:spin/*` interfaces are left out: the detector does not use them.
+const SPIN_PROVIDES: &[&str] = &[
+    "wasi:cli/environment",
+    "wasi:cli/exit",
+    "wasi:cli/stderr",
+    "wasi:cli/stdin",
+    "wasi:cli/stdout",
+    "wasi:cli/terminal-input",
+    "wasi:cli/terminal-output",
+    "wasi:cli/terminal-stderr",
+    "wasi:cli/terminal-stdin",
+    "wasi:cli/terminal-stdout",
+    "wasi:clocks/monotonic-clock",
+    "wasi:clocks/wall-clock",
+    "wasi:filesystem/preopens",
+    "wasi:filesystem/types",
+    "wasi:http/outgoing-handler",
+    "wasi:http/types",
+    "wasi:io/error",
+    "wasi:io/poll",
+    "wasi:io/streams",
+    "wasi:random/insecure",
+    "wasi:random/insecure-seed",
+    "wasi:random/random",
+];
+
+/// The component's imports, as `package/interface@version`.
+fn imports(wasm: &Path) -> Vec<String> {
+    let bytes = std::fs::read(wasm).unwrap();
+    let mut names = Vec::new();
+    // Only the outermost component's imports are the host's business.
+    let mut depth = 0;
+    for payload in wasmparser::Parser::new(0).parse_all(&bytes) {
+        match payload.expect("a valid component") {
+            wasmparser::Payload::ModuleSection { .. }
+            | wasmparser::Payload::ComponentSection { .. } => depth += 1,
+            wasmparser::Payload::End(_) => depth -= 1,
+            wasmparser::Payload::ComponentImportSection(section) if depth == 0 => {
+                for import in section {
+                    names.push(import.unwrap().name.0.to_string());
+                }
+            }
+            _ => {}
+        }
+    }
+    names
+}
+
+#[test]
+fn the_portable_build_imports_only_what_spin_provides() {
+    let native = imports(&component());
+    assert!(
+        native.iter().any(|i| i.starts_with("wasi:nn/")),
+        "the detector itself imports wasi:nn: {native:?}"
+    );
+    let portable = imports(&portable_component());
+    println!(
+        "imports of the portable build:\n  {}",
+        portable.join("\n  ")
+    );
+    for import in &portable {
+        let (interface, version) = import.split_once('@').unwrap_or((import, ""));
+        assert!(
+            SPIN_PROVIDES.contains(&interface),
+            "{import} is not provided by Spin"
+        );
+        assert!(version.starts_with("0.2."), "{import}: not WASI 0.2");
+    }
+}
+
+#[test]
+fn without_host_wasi_nn_the_photos_give_what_onnx_runtime_gives_natively() {
+    let server = Server::start(ServerConfig::backend(Backend::Portable));
+    let warm = server.request(Request::get("/warm")).json();
+    assert_eq!(
+        (warm["model"].as_str(), warm["source"].as_str()),
+        (Some("nanodet"), Some("load-by-name")),
+        "{warm}"
+    );
+    for (image, want) in reference_detections(PHOTOS, VS_NATIVE.threshold) {
+        let r = server.post_fixture("/predict", &image);
+        assert_eq!(
+            r.status,
+            200,
+            "{image}: {}",
+            String::from_utf8_lossy(&r.body)
+        );
+        let got = api_detections(&r.json());
+        assert_twins(&image, VS_NATIVE, ("portable", &got), ("native", &want));
+    }
+    // Errors are the detector's own, whoever runs the model.
+    for case in common::bad_requests() {
+        let r = server.request(case.request);
+        r.assert_error(case.status, case.code);
+    }
+}
+
+#[test]
+fn a_missing_model_is_a_503_from_the_provider_too() {
+    let server = Server::start(ServerConfig {
+        env: vec![("WASI_DETECT_MODEL".into(), "no-such-model".into())],
+        ..ServerConfig::backend(Backend::Portable)
+    });
+    let message = server
+        .post_fixture("/predict", "chelsea.png")
+        .assert_error(503, "model_unavailable");
+    assert!(message.contains("no-such-model"), "{message}");
+}
