@@ -5,10 +5,7 @@
 
 mod common;
 
-use common::{
-    api_detections, assert_twins, reference_detections, Body, Request, Server, ServerConfig,
-    PHOTOS, VS_NATIVE,
-};
+use common::{api_detections, assert_twins, Body, Request, Server, ServerConfig, VS_NATIVE};
 use std::sync::OnceLock;
 
 /// One server for the tests that need the default setup.
@@ -19,28 +16,7 @@ fn server() -> &'static Server {
 
 #[test]
 fn photos_give_what_onnx_runtime_gives_natively() {
-    let reference = reference_detections(PHOTOS, VS_NATIVE.threshold);
-    assert_eq!(reference.len(), PHOTOS.len());
-    for (image, want) in &reference {
-        assert!(
-            !want.is_empty(),
-            "{image}: the reference finds nothing; pick another photo"
-        );
-        let r = server().post_fixture("/predict", image);
-        assert_eq!(
-            r.status,
-            200,
-            "{image}: {}",
-            String::from_utf8_lossy(&r.body)
-        );
-        let got = api_detections(&r.json());
-        assert_twins(image, VS_NATIVE, ("component", &got), ("native", want));
-        // Best first.
-        assert!(
-            got.windows(2).all(|w| w[0].score >= w[1].score),
-            "{image}: {got:?}"
-        );
-    }
+    common::assert_photos_match_native(server(), "component");
 }
 
 #[test]

@@ -5,10 +5,7 @@
 
 mod common;
 
-use common::{
-    api_detections, assert_twins, component, portable_component, reference_detections, Backend,
-    Request, Server, ServerConfig, PHOTOS, VS_NATIVE,
-};
+use common::{component, portable_component, Backend, Request, Server, ServerConfig};
 use std::path::Path;
 
 /// The interfaces Spin 3's runtime gives a `wasi:http` component (WASI 0.2),
@@ -92,17 +89,7 @@ fn without_host_wasi_nn_the_photos_give_what_onnx_runtime_gives_natively() {
         (Some("nanodet"), Some("load-by-name")),
         "{warm}"
     );
-    for (image, want) in reference_detections(PHOTOS, VS_NATIVE.threshold) {
-        let r = server.post_fixture("/predict", &image);
-        assert_eq!(
-            r.status,
-            200,
-            "{image}: {}",
-            String::from_utf8_lossy(&r.body)
-        );
-        let got = api_detections(&r.json());
-        assert_twins(&image, VS_NATIVE, ("portable", &got), ("native", &want));
-    }
+    common::assert_photos_match_native(&server, "portable");
     // Errors are the detector's own, whoever runs the model.
     for case in common::bad_requests() {
         let r = server.request(case.request);

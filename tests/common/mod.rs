@@ -700,6 +700,28 @@ pub fn assert_twins(image: &str, tol: Tolerance, a: (&str, &[Det]), b: (&str, &[
     }
 }
 
+/// Every photo of `PHOTOS` posted to `server` gives, best first, what the
+/// same model gives run natively by ONNX Runtime (within `VS_NATIVE`).
+pub fn assert_photos_match_native(server: &Server, label: &str) {
+    let reference = reference_detections(PHOTOS, VS_NATIVE.threshold);
+    assert_eq!(reference.len(), PHOTOS.len());
+    for (image, want) in &reference {
+        assert!(
+            !want.is_empty(),
+            "{image}: the reference finds nothing; pick another photo"
+        );
+        let r = server.post_fixture("/predict", image);
+        let body = String::from_utf8_lossy(&r.body);
+        assert_eq!(r.status, 200, "{label}, {image}: {body}");
+        let got = api_detections(&r.json());
+        assert_twins(image, VS_NATIVE, (label, &got), ("native", want));
+        assert!(
+            got.windows(2).all(|w| w[0].score >= w[1].score),
+            "{label}, {image}: not best first: {got:?}"
+        );
+    }
+}
+
 /// Detections from the API's JSON answer.
 pub fn api_detections(json: &serde_json::Value) -> Vec<Det> {
     json.as_array()
