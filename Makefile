@@ -9,7 +9,7 @@ PORT ?= 8080
 BACKEND ?= onnx
 export PORT BACKEND
 
-.PHONY: run setup host model component portable examples browser-deps test lint reference-test clean
+.PHONY: run setup host model component portable examples browser-deps test lint reference-test fuzz fuzz-ci load bench clean
 
 run: setup
 	@bash scripts/serve.sh
@@ -42,14 +42,37 @@ component:
 	@bash scripts/build-component.sh >/dev/null
 	@wc -c < target/wasm32-wasip2/release/wasi_detect.wasm | xargs -I{} echo "component: target/wasm32-wasip2/release/wasi_detect.wasm ({} bytes)"
 
-test: setup portable browser-deps lint reference-test
+test: setup portable browser-deps lint reference-test fuzz-ci
 	cargo test --locked --workspace
+	@$(MAKE) --no-print-directory load LOAD_SECONDS=30
 
 lint:
 	cargo fmt --all --check
 	cargo fmt --manifest-path host/Cargo.toml --check
+	@bash scripts/clippy-host.sh
 	cargo clippy --locked --workspace --all-targets -- -D warnings
 	cargo clippy --locked --release --target wasm32-wasip2 --workspace --lib -- -D warnings
+
+# Fuzzing of the pure modules (fuzz/, cargo-fuzz on nightly): each target for
+# FUZZ_SECONDS, then every saved regression input. `make test` runs it briefly.
+FUZZ_SECONDS ?= 60
+fuzz:
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) bash scripts/fuzz.sh
+
+fuzz-ci:
+	@FUZZ_SECONDS=20 bash scripts/fuzz.sh
+
+# The real server under wrk at 2x and 4x the cores' concurrency for
+# LOAD_SECONDS in all: requests/s, p50/p99, non-2xx (must be 0), host RSS
+# (must stay flat). `make test` runs it for 30 s.
+LOAD_SECONDS ?= 600
+load: setup
+	@LOAD_SECONDS=$(LOAD_SECONDS) bash scripts/load.sh
+
+# The detector against the bare engines on this machine: writes BENCHMARKS.md
+# and docs/bench.svg (bench/bench.py; BENCH_ARGS=--quick for a short run).
+bench: setup
+	@bash scripts/bench.sh $(BENCH_ARGS)
 
 # The Python reference itself, against the shared vectors.
 reference-test:

@@ -7,10 +7,7 @@
 chromium="${CHROMIUM:-/usr/bin/chromium}"
 if [ ! -x "$chromium" ]; then
     log "installing Debian's chromium"
-    sudo=""
-    [ "$(id -u)" -eq 0 ] || sudo="sudo"
-    $sudo apt-get update -qq >&2
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >&2
+    apt_install chromium
     [ -x "$chromium" ] || die "apt-get installed no $chromium"
 fi
 

@@ -17,3 +17,11 @@ hash_inputs() {
           if [ -f "$f" ]; then printf '%s\n' "${f#"$ROOT"/}"; cat "$f"; else printf '%s\n' "$f"; fi
       done; } | sha256sum | cut -c1-16
 }
+
+# Installs Debian packages with apt-get (as root, or through sudo).
+apt_install() {
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@" >&2
+}

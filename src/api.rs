@@ -6,7 +6,6 @@ use crate::decode::{DecodeError, Format};
 use crate::labels;
 use crate::postprocess::{Detection, Filter};
 use crate::settings::{self, Settings};
-use serde::Serialize;
 
 /// Largest request body accepted, in bytes.
 pub const MAX_BODY_BYTES: usize = 5 * 1024 * 1024;
@@ -80,15 +79,12 @@ impl ApiError {
 
     /// `{"code": ..., "message": ...}`
     pub fn to_json(&self) -> Vec<u8> {
-        #[derive(Serialize)]
-        struct Body<'a> {
-            code: &'a str,
-            message: &'a str,
-        }
-        to_json(&Body {
-            code: self.code,
-            message: &self.message,
-        })
+        format!(
+            r#"{{"code":{},"message":{}}}"#,
+            json_string(self.code),
+            json_string(&self.message)
+        )
+        .into_bytes()
     }
 }
 
@@ -105,9 +101,35 @@ impl From<DecodeError> for ApiError {
     }
 }
 
-fn to_json<T: Serialize>(value: &T) -> Vec<u8> {
-    // Serialising plain structs of strings and finite numbers cannot fail.
-    serde_json::to_vec(value).unwrap_or_else(|_| b"{}".to_vec())
+/// A JSON string literal: quotes, backslashes and control characters escaped.
+fn json_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if u32::from(c) < 0x20 => out.push_str(&format!("\\u{:04x}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// A JSON number: the shortest text that reads back as `v` (`512.0` keeps
+/// its point, as most JSON writers do); `null` for what JSON cannot hold.
+fn json_number(v: f64) -> String {
+    if !v.is_finite() {
+        "null".into()
+    } else if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{v:.1}")
+    } else {
+        format!("{v}")
+    }
 }
 
 /// Which route `method` + `path` is, or the 404/405 to answer.
@@ -175,7 +197,8 @@ pub fn examples_json<S: AsRef<str>>(names: impl IntoIterator<Item = S>) -> Vec<u
         .map(|n| n.as_ref().to_string())
         .collect();
     names.sort();
-    to_json(&names)
+    let items: Vec<String> = names.iter().map(|n| json_string(n)).collect();
+    format!("[{}]", items.join(",")).into_bytes()
 }
 
 /// The image format of a `content-type` header (parameters allowed), or 415.
@@ -318,6 +341,8 @@ fn percent_decode(s: &str) -> Result<String, ApiError> {
             b'%' => {
                 let hex = bytes
                     .get(i + 1..i + 3)
+                    // Checked first: `from_str_radix` alone takes a sign ("%+c").
+                    .filter(|h| h.iter().all(u8::is_ascii_hexdigit))
                     .and_then(|h| std::str::from_utf8(h).ok())
                     .and_then(|h| u8::from_str_radix(h, 16).ok())
                     .ok_or_else(|| ApiError::invalid_parameter(format!("bad %-escape in '{s}'")))?;
@@ -331,21 +356,6 @@ fn percent_decode(s: &str) -> Result<String, ApiError> {
     String::from_utf8(out).map_err(|_| ApiError::invalid_parameter(format!("'{s}' is not UTF-8")))
 }
 
-/// One corner of a box.
-#[derive(Debug, Serialize)]
-struct Point {
-    x: f64,
-    y: f64,
-}
-
-/// One detection as the API answers it.
-#[derive(Debug, Serialize)]
-struct DetectionJson {
-    bbox: [Point; 2],
-    class: String,
-    score: f64,
-}
-
 fn round_to(v: f32, decimals: i32) -> f64 {
     let f = 10f64.powi(decimals);
     (f64::from(v) * f).round() / f
@@ -354,28 +364,30 @@ fn round_to(v: f32, decimals: i32) -> f64 {
 /// `[{"bbox":[{"x":..,"y":..},{"x":..,"y":..}],"class":..,"score":..}, ...]`:
 /// corners to 0.01 px, scores to 0.001.
 pub fn detections_json(detections: &[Detection]) -> Vec<u8> {
-    let items: Vec<DetectionJson> = detections
+    let point = |x: f32, y: f32| {
+        format!(
+            r#"{{"x":{},"y":{}}}"#,
+            json_number(round_to(x, 2)),
+            json_number(round_to(y, 2))
+        )
+    };
+    let items: Vec<String> = detections
         .iter()
-        .map(|d| DetectionJson {
-            bbox: [
-                Point {
-                    x: round_to(d.x1, 2),
-                    y: round_to(d.y1, 2),
-                },
-                Point {
-                    x: round_to(d.x2, 2),
-                    y: round_to(d.y2, 2),
-                },
-            ],
-            class: labels::name(d.class).into_owned(),
-            score: round_to(d.score, 3),
+        .map(|d| {
+            format!(
+                r#"{{"bbox":[{},{}],"class":{},"score":{}}}"#,
+                point(d.x1, d.y1),
+                point(d.x2, d.y2),
+                json_string(&labels::name(d.class)),
+                json_number(round_to(d.score, 3))
+            )
         })
         .collect();
-    to_json(&items)
+    format!("[{}]", items.join(",")).into_bytes()
 }
 
 /// What `/warm` reports.
-#[derive(Debug, Serialize)]
+#[derive(Debug)]
 pub struct WarmReport {
     pub model: String,
     /// How the graph was obtained: `load-by-name` or the file it was read from.
@@ -384,18 +396,23 @@ pub struct WarmReport {
     pub loaded_now: bool,
     pub load_ms: f64,
     pub inference_ms: f64,
+    /// The instance's linear memory. It only grows, so this is the peak of
+    /// every request the instance has served.
+    pub memory_bytes: u64,
 }
 
 impl WarmReport {
     pub fn to_json(&self) -> Vec<u8> {
-        let rounded = WarmReport {
-            model: self.model.clone(),
-            source: self.source.clone(),
-            loaded_now: self.loaded_now,
-            load_ms: round_to(self.load_ms as f32, 2),
-            inference_ms: round_to(self.inference_ms as f32, 2),
-        };
-        to_json(&rounded)
+        format!(
+            r#"{{"model":{},"source":{},"loaded_now":{},"load_ms":{},"inference_ms":{},"memory_bytes":{}}}"#,
+            json_string(&self.model),
+            json_string(&self.source),
+            self.loaded_now,
+            json_number(round_to(self.load_ms as f32, 2)),
+            json_number(round_to(self.inference_ms as f32, 2)),
+            self.memory_bytes
+        )
+        .into_bytes()
     }
 }
 
@@ -508,6 +525,37 @@ mod tests {
             let e = predict_filter(bad, &d).unwrap_err();
             assert_eq!((e.status, e.code), (400, "invalid_parameter"), "{bad}");
         }
+    }
+
+    #[test]
+    fn percent_escapes_are_two_hex_digits() {
+        assert_eq!(percent_decode("a%2Cb%2c+c").unwrap(), "a,b, c");
+        for bad in ["%+c", "%+9", "%-1", "% 1", "%1", "%"] {
+            assert!(percent_decode(bad).is_err(), "{bad}");
+        }
+        // "%+c" would be a form feed, which the class list trims away.
+        let e = predict_filter("classes=Dog%+c", &Settings::default()).unwrap_err();
+        assert_eq!((e.status, e.code), (400, "invalid_parameter"));
+    }
+
+    #[test]
+    fn json_strings_and_numbers_read_back() {
+        for text in [
+            "plain",
+            "quote \" and \\ back",
+            "tab\tnew\nline\r",
+            "\u{1}\u{1f}",
+            "é ✓",
+        ] {
+            let back: String = serde_json::from_str(&json_string(text)).unwrap();
+            assert_eq!(back, text);
+        }
+        for v in [0.0, 512.0, 205.61, 0.736, -3.5, 1e-7, 123456.78] {
+            let back: f64 = serde_json::from_str(&json_number(v)).unwrap();
+            assert_eq!(back, v);
+        }
+        assert_eq!(json_number(512.0), "512.0");
+        assert_eq!(json_number(f64::NAN), "null");
     }
 
     #[test]

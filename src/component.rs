@@ -90,12 +90,15 @@ async fn predict(
         .0
         .push(("body", start.elapsed().as_secs_f64() * 1e3));
 
-    let image = timings.time("decode", || decode::decode(&body, format))?;
+    let stored = timings.time("decode", || decode::decode_stored(&body, format))?;
     drop(body);
-    let (tensor, letterbox) = timings.time("preprocess", || {
-        preprocess::to_input_tensor(&image.pixels, image.width, image.height)
+    let image = timings.time("orient", || stored.upright());
+    let (resized, letterbox) = timings.time("letterbox", || {
+        preprocess::letterbox_resize(&image.pixels, image.width, image.height)
     });
     drop(image);
+    let tensor = timings.time("tensor", || preprocess::to_tensor(&resized, &letterbox));
+    drop(resized);
 
     let run = |session: &Session| {
         let mut t = Timings::default();
@@ -124,8 +127,14 @@ async fn read_body(request: IncomingRequest, expected: Option<usize>) -> Result<
     let mut buffer = BodyBuffer::with_expected(expected);
     let mut stream = request.into_body_stream();
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk
-            .map_err(|e| ApiError::bad_request(format!("the body could not be read: {e:?}")))?;
+        // Typically the client closed its side before sending all the bytes
+        // its content-length announced.
+        let chunk = chunk.map_err(|e| {
+            ApiError::bad_request(format!(
+                "the body ended early or could not be read: {}",
+                e.to_debug_string()
+            ))
+        })?;
         buffer.push(&chunk)?;
     }
     buffer.finish()
@@ -148,6 +157,7 @@ fn warm(settings: &Settings) -> Result<Response, ApiError> {
         loaded_now,
         load_ms,
         inference_ms: inference_ms.map_err(ApiError::inference_failed)?,
+        memory_bytes: core::arch::wasm32::memory_size(0) as u64 * 65536,
     };
     let timing = format!(
         "load;dur={load_ms:.2}, inference;dur={:.2}",

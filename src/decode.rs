@@ -3,14 +3,26 @@
 //! them, decode, and apply the EXIF orientation so boxes are in the pixels of
 //! the image as people see it.
 
-use image::metadata::Orientation;
-use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits};
 use std::fmt;
 use std::io::Cursor;
+use zune_core::bytestream::ZCursor;
+use zune_core::colorspace::ColorSpace;
+use zune_core::options::DecoderOptions;
 
 /// Largest image accepted, in pixels (e.g. 8000 x 4000). Bounds the memory a
 /// request can take whatever its (at most 5 MB) compressed size.
 pub const MAX_PIXELS: u64 = 32_000_000;
+
+/// Longest side accepted, in pixels (longer than any camera sensor's).
+/// Within `MAX_PIXELS` an image can still be a 100000x1 strip, whose rows
+/// make decoders allocate by its width and which, its long side scaled to
+/// the model's 416 pixels, has nothing left to detect.
+pub const MAX_SIDE: u32 = 16_384;
+
+/// Whether a `width` x `height` image is over `MAX_PIXELS` or `MAX_SIDE`.
+fn too_large(width: u32, height: u32) -> bool {
+    width > MAX_SIDE || height > MAX_SIDE || u64::from(width) * u64::from(height) > MAX_PIXELS
+}
 
 /// Image formats the detector takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,13 +49,6 @@ impl Format {
             None
         }
     }
-
-    fn image_format(self) -> ImageFormat {
-        match self {
-            Format::Jpeg => ImageFormat::Jpeg,
-            Format::Png => ImageFormat::Png,
-        }
-    }
 }
 
 /// Upright pixels, 3 bytes (R, G, B) per pixel, row by row.
@@ -62,7 +67,8 @@ pub enum DecodeError {
         declared: Format,
         found: Option<Format>,
     },
-    /// The header says more pixels than `MAX_PIXELS`.
+    /// The header says more pixels than `MAX_PIXELS`, or a side longer
+    /// than `MAX_SIDE`.
     TooManyPixels { width: u32, height: u32 },
     /// The bytes are the declared format but do not decode.
     Corrupt { format: Format, reason: String },
@@ -91,7 +97,8 @@ impl fmt::Display for DecodeError {
             ),
             DecodeError::TooManyPixels { width, height } => write!(
                 f,
-                "the image is {width}x{height} pixels; at most {MAX_PIXELS} pixels are accepted"
+                "the image is {width}x{height} pixels; at most {MAX_PIXELS} pixels, \
+                 {MAX_SIDE} a side, are accepted"
             ),
             DecodeError::Corrupt { format, reason } => {
                 write!(
@@ -106,6 +113,26 @@ impl fmt::Display for DecodeError {
 
 /// Decodes `bytes`, which the client says are `declared`, to upright RGB8.
 pub fn decode(bytes: &[u8], declared: Format) -> Result<RgbImage, DecodeError> {
+    decode_stored(bytes, declared).map(Stored::upright)
+}
+
+/// Pixels as the file stores them, with the EXIF orientation that shows them
+/// upright. Two steps so each can be timed on its own.
+pub struct Stored {
+    image: RgbImage,
+    /// The EXIF Orientation tag, 1 (as stored) to 8.
+    orientation: u16,
+}
+
+impl Stored {
+    /// The pixels as displayed: the EXIF orientation applied.
+    pub fn upright(self) -> RgbImage {
+        upright(self.image, self.orientation)
+    }
+}
+
+/// Decodes `bytes`, which the client says are `declared`, to RGB8 as stored.
+pub fn decode_stored(bytes: &[u8], declared: Format) -> Result<Stored, DecodeError> {
     let found = Format::sniff(bytes);
     if found != Some(declared) {
         return Err(DecodeError::WrongFormat { declared, found });
@@ -115,7 +142,7 @@ pub fn decode(bytes: &[u8], declared: Format) -> Result<RgbImage, DecodeError> {
         reason,
     };
 
-    // The budget is checked from our own reading of the header, before the
+    // The limits are checked from our own reading of the header, before the
     // decoder allocates anything (its own limits refuse bombs too, but with
     // a less useful message).
     let header = match declared {
@@ -123,7 +150,7 @@ pub fn decode(bytes: &[u8], declared: Format) -> Result<RgbImage, DecodeError> {
         Format::Jpeg => jpeg_header(bytes),
     };
     if let Some((width, height)) = header.dimensions {
-        if u64::from(width) * u64::from(height) > MAX_PIXELS {
+        if too_large(width, height) {
             return Err(DecodeError::TooManyPixels { width, height });
         }
     }
@@ -132,30 +159,152 @@ pub fn decode(bytes: &[u8], declared: Format) -> Result<RgbImage, DecodeError> {
     if let Some(problem) = header.problem {
         return Err(corrupt(problem.into()));
     }
+    let check = |width: u32, height: u32| {
+        if too_large(width, height) {
+            Err(DecodeError::TooManyPixels { width, height })
+        } else if width == 0 || height == 0 {
+            Err(corrupt(format!("the image is {width}x{height} pixels")))
+        } else {
+            Ok(())
+        }
+    };
+    match declared {
+        Format::Jpeg => decode_jpeg(bytes, check),
+        Format::Png => decode_png(bytes, check),
+    }
+}
 
-    let mut reader = ImageReader::with_format(Cursor::new(bytes), declared.image_format());
-    reader.limits(Limits::default());
-    let mut decoder = reader.into_decoder().map_err(|e| corrupt(e.to_string()))?;
-    let (width, height) = decoder.dimensions();
-    if u64::from(width) * u64::from(height) > MAX_PIXELS {
-        return Err(DecodeError::TooManyPixels { width, height });
-    }
-    if width == 0 || height == 0 {
-        return Err(corrupt(format!("the image is {width}x{height} pixels")));
-    }
+/// JPEG (baseline or progressive; grey, YCbCr, CMYK or YCCK) to RGB8, with
+/// zune-jpeg, which converts every colour space to RGB itself.
+fn decode_jpeg(
+    bytes: &[u8],
+    check: impl Fn(u32, u32) -> Result<(), DecodeError>,
+) -> Result<Stored, DecodeError> {
+    let corrupt = |e: zune_jpeg::errors::DecodeErrors| DecodeError::Corrupt {
+        format: Format::Jpeg,
+        reason: e.to_string(),
+    };
+    let options = DecoderOptions::default()
+        // Lenient like browsers: a damaged scan decodes as far as it goes.
+        .set_strict_mode(false)
+        .set_max_width(MAX_SIDE as usize)
+        .set_max_height(MAX_SIDE as usize)
+        .jpeg_set_out_colorspace(ColorSpace::RGB);
+    let mut decoder = zune_jpeg::JpegDecoder::new_with_options(ZCursor::new(bytes), options);
+    decoder.decode_headers().map_err(corrupt)?;
+    let (width, height) = decoder.dimensions().unwrap_or((0, 0));
+    let (width, height) = (width as u32, height as u32);
+    check(width, height)?;
     // A broken EXIF block is not worth refusing the photo for: show it as stored.
-    let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
-    let rgb = DynamicImage::from_decoder(decoder)
-        .map_err(|e| corrupt(e.to_string()))?
-        .into_rgb8();
-    // Turned after the conversion to RGB8, so only one pixel type's rotations
-    // are compiled into the component.
-    let rgb = upright(rgb, orientation);
-    Ok(RgbImage {
-        width: rgb.width(),
-        height: rgb.height(),
-        pixels: rgb.into_raw(),
+    let orientation = decoder.exif().map_or(1, |exif| exif_orientation(exif));
+    let pixels = decoder.decode().map_err(corrupt)?;
+    Ok(Stored {
+        image: RgbImage {
+            width,
+            height,
+            pixels,
+        },
+        orientation,
     })
+}
+
+/// PNG (any bit depth and colour type, interlaced or not; an animated PNG's
+/// default image) to RGB8. Alpha is dropped: the model sees colours only.
+fn decode_png(
+    bytes: &[u8],
+    check: impl Fn(u32, u32) -> Result<(), DecodeError>,
+) -> Result<Stored, DecodeError> {
+    let corrupt = |e: png::DecodingError| DecodeError::Corrupt {
+        format: Format::Png,
+        reason: e.to_string(),
+    };
+    let mut decoder = png::Decoder::new(Cursor::new(bytes));
+    // Palettes and low bit depths expanded, 16-bit samples cut to 8: the
+    // decoder hands over 8-bit grey, grey + alpha, RGB or RGBA, never more
+    // than 4 bytes a pixel.
+    decoder.set_transformations(png::Transformations::EXPAND | png::Transformations::STRIP_16);
+    let mut reader = decoder.read_info().map_err(corrupt)?;
+    let (width, height) = (reader.info().width, reader.info().height);
+    check(width, height)?;
+    let orientation = reader
+        .info()
+        .exif_metadata
+        .as_deref()
+        .map_or(1, exif_orientation);
+    let size = reader
+        .output_buffer_size()
+        .ok_or(DecodeError::TooManyPixels { width, height })?;
+    let mut pixels = vec![0u8; size];
+    let frame = reader.next_frame(&mut pixels).map_err(corrupt)?;
+    pixels.truncate(frame.buffer_size());
+    let pixels = match frame.color_type {
+        png::ColorType::Rgb => pixels,
+        png::ColorType::Rgba => {
+            // In place: each pixel moves to an earlier or the same offset.
+            for i in 0..pixels.len() / 4 {
+                pixels.copy_within(i * 4..i * 4 + 3, i * 3);
+            }
+            pixels.truncate(pixels.len() / 4 * 3);
+            pixels
+        }
+        png::ColorType::Grayscale => pixels.iter().flat_map(|&v| [v, v, v]).collect(),
+        png::ColorType::GrayscaleAlpha => pixels
+            .chunks_exact(2)
+            .flat_map(|p| [p[0], p[0], p[0]])
+            .collect(),
+        png::ColorType::Indexed => {
+            return Err(DecodeError::Corrupt {
+                format: Format::Png,
+                reason: "a palette image was not expanded".into(),
+            })
+        }
+    };
+    Ok(Stored {
+        image: RgbImage {
+            width,
+            height,
+            pixels,
+        },
+        orientation,
+    })
+}
+
+/// The Orientation tag (0x0112) of an EXIF block (a TIFF structure), 1 when
+/// it is missing or unreadable.
+fn exif_orientation(exif: &[u8]) -> u16 {
+    // Some writers keep the "Exif\0\0" prefix of the JPEG segment.
+    let tiff = exif.strip_prefix(b"Exif\0\0").unwrap_or(exif);
+    let little = match tiff.get(..4) {
+        Some([b'I', b'I', 42, 0]) => true,
+        Some([b'M', b'M', 0, 42]) => false,
+        _ => return 1,
+    };
+    let u16_at = |at: usize| {
+        let b = tiff.get(at..at + 2)?;
+        Some(if little {
+            u16::from_le_bytes([b[0], b[1]])
+        } else {
+            u16::from_be_bytes([b[0], b[1]])
+        })
+    };
+    let u32_at = |at: usize| {
+        let b = tiff.get(at..at + 4)?;
+        Some(if little {
+            u32::from_le_bytes([b[0], b[1], b[2], b[3]])
+        } else {
+            u32::from_be_bytes([b[0], b[1], b[2], b[3]])
+        })
+    };
+    let find = || -> Option<u16> {
+        let ifd = u32_at(4)? as usize;
+        let entries = u16_at(ifd)?;
+        (0..usize::from(entries))
+            .map(|k| ifd + 2 + 12 * k)
+            .find(|&entry| u16_at(entry) == Some(0x0112))
+            // Type SHORT (3), count 1: the value sits in the entry itself.
+            .and_then(|entry| u16_at(entry + 8))
+    };
+    find().filter(|o| (1..=8).contains(o)).unwrap_or(1)
 }
 
 /// What the header says, read without decoding.
@@ -252,18 +401,38 @@ fn walk_jpeg(bytes: &[u8], mut on_segment: impl FnMut(u8, &[u8])) -> Result<(), 
     }
 }
 
-/// The image as displayed, given how its EXIF tag says it is stored.
-fn upright(image: image::RgbImage, orientation: Orientation) -> image::RgbImage {
-    use image::imageops::{flip_horizontal, flip_vertical, rotate180, rotate270, rotate90};
-    match orientation {
-        Orientation::NoTransforms => image,
-        Orientation::Rotate90 => rotate90(&image),
-        Orientation::Rotate180 => rotate180(&image),
-        Orientation::Rotate270 => rotate270(&image),
-        Orientation::FlipHorizontal => flip_horizontal(&image),
-        Orientation::FlipVertical => flip_vertical(&image),
-        Orientation::Rotate90FlipH => flip_horizontal(&rotate90(&image)),
-        Orientation::Rotate270FlipH => flip_horizontal(&rotate270(&image)),
+/// The image as displayed, given how its EXIF Orientation tag says it is
+/// stored: 2 mirrored, 3 upside down, 4 flipped, 5 transposed, 6 turned a
+/// quarter counter-clockwise, 7 transversed, 8 turned clockwise.
+fn upright(image: RgbImage, orientation: u16) -> RgbImage {
+    if !(2..=8).contains(&orientation) {
+        return image;
+    }
+    let (w, h) = (image.width as usize, image.height as usize);
+    let turned = orientation >= 5;
+    let (out_w, out_h) = if turned { (h, w) } else { (w, h) };
+    let mut pixels = vec![0u8; w * h * 3];
+    for y in 0..out_h {
+        for x in 0..out_w {
+            // Where the displayed pixel (x, y) is stored.
+            let (sx, sy) = match orientation {
+                2 => (w - 1 - x, y),
+                3 => (w - 1 - x, h - 1 - y),
+                4 => (x, h - 1 - y),
+                5 => (y, x),
+                6 => (y, h - 1 - x),
+                7 => (w - 1 - y, h - 1 - x),
+                _ => (w - 1 - y, x),
+            };
+            let src = (sy * w + sx) * 3;
+            let dst = (y * out_w + x) * 3;
+            pixels[dst..dst + 3].copy_from_slice(&image.pixels[src..src + 3]);
+        }
+    }
+    RgbImage {
+        width: out_w as u32,
+        height: out_h as u32,
+        pixels,
     }
 }
 
@@ -286,6 +455,16 @@ mod tests {
             .encode_image(img)
             .unwrap();
         out
+    }
+
+    /// A real 16x8 JPEG whose frame header is changed to claim another size.
+    fn jpeg_claiming(width: u16, height: u16) -> Vec<u8> {
+        let mut j = jpeg(&image::RgbImage::new(16, 8));
+        // FF C0, length, precision, then height and width.
+        let sof = j.windows(2).position(|w| w == [0xFF, 0xC0]).unwrap();
+        j[sof + 5..sof + 7].copy_from_slice(&height.to_be_bytes());
+        j[sof + 7..sof + 9].copy_from_slice(&width.to_be_bytes());
+        j
     }
 
     #[test]
@@ -349,11 +528,8 @@ mod tests {
             Err(DecodeError::Corrupt { .. })
         ));
         // A real JPEG whose frame header is changed to claim 60000x60000.
-        let mut j = jpeg(&image::RgbImage::new(16, 8));
-        let sof = j.windows(2).position(|w| w == [0xFF, 0xC0]).unwrap();
-        j[sof + 5..sof + 9].copy_from_slice(&[0xEA, 0x60, 0xEA, 0x60]);
         assert_eq!(
-            decode(&j, Format::Jpeg),
+            decode(&jpeg_claiming(60_000, 60_000), Format::Jpeg),
             Err(DecodeError::TooManyPixels {
                 width: 60_000,
                 height: 60_000
@@ -438,18 +614,86 @@ mod tests {
     }
 
     #[test]
+    fn refuses_a_side_over_max_side_even_within_the_pixel_budget() {
+        use image::ExtendedColorType::L8;
+        // A whole, valid PNG of 100000 pixels, far within MAX_PIXELS.
+        let strip = png(100_000, 1, L8, &vec![7; 100_000]);
+        assert_eq!(
+            decode(&strip, Format::Png),
+            Err(DecodeError::TooManyPixels {
+                width: 100_000,
+                height: 1
+            })
+        );
+        let tall = png_header_only(1, MAX_SIDE + 1);
+        assert!(matches!(
+            decode(&tall, Format::Png),
+            Err(DecodeError::TooManyPixels { .. })
+        ));
+        // A JPEG's frame header changed to claim 65535x1.
+        assert_eq!(
+            decode(&jpeg_claiming(65_535, 1), Format::Jpeg),
+            Err(DecodeError::TooManyPixels {
+                width: 65_535,
+                height: 1
+            })
+        );
+        // At the limit, a strip one pixel across is taken.
+        let side = MAX_SIDE as usize;
+        let edge = decode(&png(MAX_SIDE, 1, L8, &vec![7; side]), Format::Png).unwrap();
+        assert_eq!(
+            (edge.width, edge.height, edge.pixels.len()),
+            (MAX_SIDE, 1, side * 3)
+        );
+    }
+
+    #[test]
     fn upright_agrees_with_the_image_crate_for_all_eight_orientations() {
+        use image::metadata::Orientation;
         let stored = image::RgbImage::from_fn(3, 2, |x, y| Rgb([x as u8, y as u8, 0]));
+        let ours = RgbImage {
+            width: 3,
+            height: 2,
+            pixels: stored.as_raw().clone(),
+        };
         for tag in 1..=8 {
-            let o = Orientation::from_exif(tag).unwrap();
-            let mut want = DynamicImage::ImageRgb8(stored.clone());
-            want.apply_orientation(o);
+            let mut want = image::DynamicImage::ImageRgb8(stored.clone());
+            want.apply_orientation(Orientation::from_exif(tag as u8).unwrap());
+            let want = want.into_rgb8();
+            let got = upright(ours.clone(), tag);
             assert_eq!(
-                upright(stored.clone(), o),
-                want.into_rgb8(),
+                (got.width, got.height, got.pixels),
+                (want.width(), want.height(), want.into_raw()),
                 "orientation {tag}"
             );
         }
+    }
+
+    #[test]
+    fn exif_orientation_in_both_byte_orders_and_broken_blocks() {
+        let entry = |little: bool| -> Vec<u8> {
+            let mut t = if little {
+                b"II*\0\x08\0\0\0\x01\0\x12\x01\x03\0\x01\0\0\0\x06\0\0\0".to_vec()
+            } else {
+                b"MM\0*\0\0\0\x08\0\x01\x01\x12\0\x03\0\0\0\x01\0\x06\0\0".to_vec()
+            };
+            t.extend_from_slice(&[0; 4]);
+            t
+        };
+        assert_eq!(exif_orientation(&entry(true)), 6);
+        assert_eq!(exif_orientation(&entry(false)), 6);
+        let mut prefixed = b"Exif\0\0".to_vec();
+        prefixed.extend(entry(false));
+        assert_eq!(exif_orientation(&prefixed), 6);
+        // Cut short, pointing past its end, or an impossible value: as stored.
+        assert_eq!(exif_orientation(&entry(true)[..12]), 1);
+        let mut far = entry(true);
+        far[4] = 0xF0;
+        assert_eq!(exif_orientation(&far), 1);
+        let mut nine = entry(true);
+        nine[18] = 9;
+        assert_eq!(exif_orientation(&nine), 1);
+        assert_eq!(exif_orientation(b""), 1);
     }
 
     #[test]

@@ -84,7 +84,7 @@ impl Session {
 
     /// Runs the model on an input tensor (`INPUT_SHAPE`, float32).
     pub fn run(&self, input: &[f32]) -> Result<Outputs, String> {
-        let bytes: Vec<u8> = input.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let bytes = f32s_to_le_bytes(input);
         let tensor = Tensor::new(&INPUT_SHAPE, TensorType::Fp32, &bytes);
         let outputs = self
             .context
@@ -109,10 +109,7 @@ impl Session {
                     t.ty()
                 ));
             }
-            Ok(t.data()
-                .chunks_exact(4)
-                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                .collect())
+            Ok(le_bytes_to_f32s(&t.data()))
         };
         Ok(Outputs {
             scores: floats(scores)?,
@@ -147,4 +144,22 @@ fn load_from_files(settings: &Settings) -> Result<(Graph, String), String> {
         )
     })?;
     Ok((graph, path))
+}
+
+/// wasi-nn tensors are little-endian bytes. Converted in fixed-size chunks,
+/// which compile to plain copies (wasm is little-endian) rather than a
+/// byte-at-a-time loop: 2 MB in and 1.7 MB out per request.
+fn f32s_to_le_bytes(values: &[f32]) -> Vec<u8> {
+    let mut bytes = vec![0u8; values.len() * 4];
+    for (out, v) in bytes.chunks_exact_mut(4).zip(values) {
+        out.copy_from_slice(&v.to_le_bytes());
+    }
+    bytes
+}
+
+fn le_bytes_to_f32s(bytes: &[u8]) -> Vec<f32> {
+    bytes
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect()
 }

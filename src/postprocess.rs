@@ -77,8 +77,10 @@ pub fn detect(
         .zip(anchors())
         .filter_map(|((row_scores, dist), (cx, cy, stride))| {
             let (class, score) = best(row_scores)?;
-            // Written as `>` so a NaN score is never kept.
-            let keep = score > filter.threshold && allowed(class);
+            // Written as `>` so a NaN score is never kept; a probability
+            // above 1 (an infinite one would be `null` in JSON) is the
+            // engine's fault, not a detection.
+            let keep = score > filter.threshold && score <= 1.0 && allowed(class);
             if !keep {
                 return None;
             }
@@ -207,6 +209,19 @@ mod tests {
             (b.y1 - 80.0).abs() < 1e-2 && (b.y2 - 336.0).abs() < 1e-2,
             "{b:?}"
         );
+    }
+
+    #[test]
+    fn scores_outside_zero_to_one_are_not_detections() {
+        let mut scores = vec![0.0f32; NUM_ROWS * NUM_CLASSES];
+        let box_dist = vec![0.0f32; NUM_ROWS * BOX_DIST_WIDTH];
+        scores[0] = f32::INFINITY;
+        scores[NUM_CLASSES] = 1.5;
+        scores[2 * NUM_CLASSES] = f32::NAN;
+        let lb = Letterbox::fit(416, 416);
+        assert!(detect(&scores, &box_dist, &lb, &filter(0.0))
+            .unwrap()
+            .is_empty());
     }
 
     #[test]

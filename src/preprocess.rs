@@ -56,6 +56,13 @@ impl Letterbox {
 /// The input tensor (NCHW, `[1, 3, INPUT_SIZE, INPUT_SIZE]`, B, G, R planes)
 /// of an RGB8 image given as `width * height * 3` bytes.
 pub fn to_input_tensor(rgb: &[u8], width: u32, height: u32) -> (Vec<f32>, Letterbox) {
+    let (resized, lb) = letterbox_resize(rgb, width, height);
+    (to_tensor(&resized, &lb), lb)
+}
+
+/// The first step of [`to_input_tensor`]: the image resized to fit the
+/// model's input, as `inner_width * inner_height * 3` RGB8 bytes.
+pub fn letterbox_resize(rgb: &[u8], width: u32, height: u32) -> (Vec<u8>, Letterbox) {
     let lb = Letterbox::fit(width, height);
     debug_assert_eq!(rgb.len(), width as usize * height as usize * 3);
     let resized = resize_rgb(
@@ -65,7 +72,12 @@ pub fn to_input_tensor(rgb: &[u8], width: u32, height: u32) -> (Vec<f32>, Letter
         lb.inner_width as usize,
         lb.inner_height as usize,
     );
+    (resized, lb)
+}
 
+/// The second step: the resized pixels normalised into the padded NCHW
+/// tensor.
+pub fn to_tensor(resized: &[u8], lb: &Letterbox) -> Vec<f32> {
     let plane = INPUT_SIZE * INPUT_SIZE;
     let mut tensor = vec![0f32; 3 * plane];
     // Tensor plane c holds BGR channel c, which is RGB channel 2 - c.
@@ -84,7 +96,7 @@ pub fn to_input_tensor(rgb: &[u8], width: u32, height: u32) -> (Vec<f32>, Letter
             }
         }
     }
-    (tensor, lb)
+    tensor
 }
 
 /// Filter taps of one output pixel along one axis.
@@ -195,6 +207,14 @@ mod tests {
         assert_eq!(lb.pad_y, 207);
         let (tensor, _) = to_input_tensor(&[255, 255, 255], 1, 1);
         assert_eq!(tensor.len(), 3 * 416 * 416);
+        // The longest strips the decoder takes, one pixel across.
+        let side = crate::decode::MAX_SIDE;
+        let strip = vec![255; side as usize * 3];
+        for (w, h) in [(side, 1), (1, side)] {
+            let (tensor, lb) = to_input_tensor(&strip, w, h);
+            assert_eq!(tensor.len(), 3 * 416 * 416);
+            assert_eq!(lb.inner_width.min(lb.inner_height), 1, "{w}x{h}");
+        }
     }
 
     #[test]

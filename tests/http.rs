@@ -44,7 +44,14 @@ fn the_answer_has_the_documented_shape() {
     assert_eq!(r.header("content-type"), Some("application/json"));
     assert_eq!(r.header("access-control-allow-origin"), Some("*"));
     let timing = r.header("server-timing").expect("server-timing");
-    for step in ["decode", "preprocess", "inference", "postprocess"] {
+    for step in [
+        "decode",
+        "orient",
+        "letterbox",
+        "tensor",
+        "inference",
+        "postprocess",
+    ] {
         assert!(timing.contains(&format!("{step};dur=")), "{timing}");
     }
     let json = r.json();

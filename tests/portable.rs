@@ -81,6 +81,22 @@ fn the_portable_build_imports_only_what_spin_provides() {
 }
 
 #[test]
+fn neither_build_can_reach_the_network() {
+    // No sockets and no outgoing HTTP among the imports: whatever the host
+    // allows, the component has no way to open a connection.
+    for wasm in [component(), portable_component()] {
+        for import in imports(&wasm) {
+            assert!(
+                !import.starts_with("wasi:sockets/")
+                    && !import.starts_with("wasi:http/outgoing-handler"),
+                "{}: imports {import}",
+                wasm.display()
+            );
+        }
+    }
+}
+
+#[test]
 fn without_host_wasi_nn_the_photos_give_what_onnx_runtime_gives_natively() {
     let server = Server::start(ServerConfig::backend(Backend::Portable));
     let warm = server.request(Request::get("/warm")).json();

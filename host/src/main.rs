@@ -1,25 +1,229 @@
 //! `wasi-detect-host`: wasmtime's `serve` and `compile` commands in a binary
 //! that carries both wasi-nn backends, ONNX Runtime (linked) and OpenVINO
-//! (found at run time).
+//! (found at run time), with an admission gate in front of `serve`.
 //!
-//! The flags are wasmtime's own, so `wasi-detect-host serve -S nn ...` takes
-//! exactly what `wasmtime serve -S nn ...` does.
+//! `serve` takes exactly what `wasmtime serve` takes, plus the gate's flags
+//! (`--max-in-flight`, `--max-queue`, `--request-budget`; see [`gate`]).
+//! `--addr` stays the public address: wasmtime itself listens on a loopback
+//! port that only the gate talks to.
 
-use clap::Parser;
+mod gate;
+
+use clap::{Args, CommandFactory, FromArgMatches, Parser};
+use std::net::{SocketAddr, TcpListener};
+use std::time::Duration;
+use wasmtime_cli::commands::{CompileCommand, ServeCommand};
 
 /// wasmtime serve with the ONNX Runtime and OpenVINO wasi-nn backends.
 #[derive(Parser)]
 #[command(name = "wasi-detect-host", version)]
 enum Command {
-    /// Serves requests from a wasi-http component (`wasmtime serve`).
-    Serve(wasmtime_cli::commands::ServeCommand),
+    /// Serves requests from a wasi-http component (`wasmtime serve`) behind
+    /// the admission gate; `serve --help` lists the gate's flags too.
+    Serve(Box<ServeCommand>),
     /// Precompiles a component to a `.cwasm` file (`wasmtime compile`).
-    Compile(wasmtime_cli::commands::CompileCommand),
+    Compile(Box<CompileCommand>),
 }
 
+/// The gate's flags; every other `serve` flag is wasmtime's.
+#[derive(Args, Debug)]
+struct GateArgs {
+    /// Public socket address to serve on.
+    #[arg(long, value_name = "SOCKADDR", default_value = "0.0.0.0:8080")]
+    addr: SocketAddr,
+    /// Requests worked on at once [default: the number of CPUs]. 0 turns the
+    /// gate off: wasmtime serves `--addr` itself, queueing without bound.
+    #[arg(long, value_name = "N")]
+    max_in_flight: Option<usize>,
+    /// Requests that may wait for a turn; more are refused with 503 at once.
+    #[arg(long, value_name = "N", default_value_t = 16)]
+    max_queue: usize,
+    /// Longest time from a request's arrival to its answer; past it the
+    /// client gets 503 (e.g. `10s`, `500ms`).
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    request_budget: Duration,
+    /// Largest request body in bytes; larger ones get 413 before they are
+    /// read. The component's own limit (5 MB).
+    #[arg(long, value_name = "BYTES", default_value_t = 5 * 1024 * 1024)]
+    max_body: usize,
+}
+
+const GATE_FLAGS: [&str; 4] = [
+    "--addr",
+    "--max-in-flight",
+    "--max-queue",
+    "--request-budget",
+];
+
 fn main() -> wasmtime::Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("serve") {
+        return serve(&args[2..]);
+    }
     match Command::parse() {
+        // `serve` is handled above; this arm only keeps it in `--help`.
         Command::Serve(serve) => serve.execute(),
         Command::Compile(compile) => compile.execute(),
+    }
+}
+
+fn serve(args: &[String]) -> wasmtime::Result<()> {
+    if args.iter().any(|a| a == "--help" || a == "-h") {
+        print_serve_help();
+        return Ok(());
+    }
+    let (gate_args, wasmtime_args) = split_gate_args(args);
+    let mut gate_command = GateArgs::augment_args(clap::Command::new("serve"));
+    let gate_args = GateArgs::from_arg_matches(
+        &gate_command
+            .try_get_matches_from_mut(std::iter::once("serve".to_string()).chain(gate_args))
+            .unwrap_or_else(|e| e.exit()),
+    )?;
+    let max_in_flight = gate_args.max_in_flight.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    });
+
+    let wasmtime_serve = |addr: SocketAddr| {
+        let argv = ["serve".to_string(), "--addr".into(), addr.to_string()];
+        ServeCommand::try_parse_from(argv.into_iter().chain(wasmtime_args.iter().cloned()))
+            .unwrap_or_else(|e| e.exit())
+    };
+    if max_in_flight == 0 {
+        return wasmtime_serve(gate_args.addr).execute();
+    }
+
+    // wasmtime gets a free loopback port; the gate takes the public one.
+    let engine_addr = TcpListener::bind("127.0.0.1:0")?.local_addr()?;
+    let engine = wasmtime_serve(engine_addr);
+    let public = TcpListener::bind(gate_args.addr)?;
+    public.set_nonblocking(true)?;
+    let engine_thread = std::thread::spawn(move || engine.execute());
+
+    let limits = gate::Limits {
+        max_in_flight,
+        max_queue: gate_args.max_queue,
+        budget: gate_args.request_budget,
+        max_body: gate_args.max_body,
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        // Accept nothing until the engine listens, so no early request fails.
+        while std::net::TcpStream::connect(engine_addr).is_err() {
+            if engine_thread.is_finished() {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        eprintln!(
+            "Gate on http://{} (at most {} at once, {} waiting, {} ms budget)",
+            gate_args.addr,
+            limits.max_in_flight,
+            limits.max_queue,
+            limits.budget.as_millis()
+        );
+        let listener = tokio::net::TcpListener::from_std(public)?;
+        tokio::select! {
+            served = gate::run(listener, engine_addr, limits) => served,
+            // wasmtime ends on Ctrl-C (after its graceful shutdown) or on an
+            // error; the gate ends with it.
+            _ = wait_for(&engine_thread) => Ok(()),
+        }
+    })?;
+    match engine_thread.join() {
+        Ok(result) => result,
+        Err(_) => wasmtime::bail!("the engine thread panicked"),
+    }
+}
+
+async fn wait_for<T>(thread: &std::thread::JoinHandle<T>) {
+    while !thread.is_finished() {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Takes the gate's flags (`--flag value` or `--flag=value`) out of `args`.
+fn split_gate_args(args: &[String]) -> (Vec<String>, Vec<String>) {
+    let (mut gate, mut rest) = (Vec::new(), Vec::new());
+    let mut i = 0;
+    while i < args.len() {
+        let arg = &args[i];
+        let flag = arg.split('=').next().unwrap_or(arg);
+        if GATE_FLAGS.contains(&flag) {
+            gate.push(arg.clone());
+            if !arg.contains('=') && i + 1 < args.len() {
+                gate.push(args[i + 1].clone());
+                i += 1;
+            }
+        } else {
+            rest.push(arg.clone());
+        }
+        i += 1;
+    }
+    (gate, rest)
+}
+
+fn print_serve_help() {
+    let mut gate = GateArgs::augment_args(
+        clap::Command::new("wasi-detect-host serve")
+            .about("The admission gate's flags; all others are wasmtime serve's (below)."),
+    );
+    let _ = gate.print_help();
+    println!("\n");
+    let mut wasmtime = ServeCommand::command().name("wasmtime serve");
+    let _ = wasmtime.print_help();
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let (number, unit) = s
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .map_or((s, "s"), |i| s.split_at(i));
+    let n: f64 = number.parse().map_err(|_| format!("not a duration: {s}"))?;
+    let seconds = match unit {
+        "s" => n,
+        "ms" => n / 1e3,
+        "m" => n * 60.0,
+        _ => return Err(format!("unknown unit in {s}: use ms, s or m")),
+    };
+    if !(seconds > 0.0 && seconds.is_finite()) {
+        return Err(format!("the budget must be positive: {s}"));
+    }
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gate_flags_are_taken_out_wherever_they_are() {
+        let args: Vec<String> = [
+            "-S",
+            "nn",
+            "--addr",
+            "0.0.0.0:1",
+            "--max-queue=3",
+            "--dir",
+            "a::b",
+            "x.wasm",
+        ]
+        .map(String::from)
+        .to_vec();
+        let (gate, rest) = split_gate_args(&args);
+        assert_eq!(gate, ["--addr", "0.0.0.0:1", "--max-queue=3"]);
+        assert_eq!(rest, ["-S", "nn", "--dir", "a::b", "x.wasm"]);
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("2"), Ok(Duration::from_secs(2)));
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("1h").is_err());
+        assert!(parse_duration("x").is_err());
     }
 }

@@ -121,6 +121,8 @@ pub struct ServerConfig {
     /// `--env` settings of the component; `WASI_DETECT_MODEL` defaults to the
     /// backend's model.
     pub env: Vec<(String, String)>,
+    /// More `serve` flags (the admission gate's, wasmtime's).
+    pub args: Vec<String>,
 }
 
 impl Default for ServerConfig {
@@ -129,6 +131,7 @@ impl Default for ServerConfig {
             backend: Backend::Onnx,
             preload: true,
             env: vec![],
+            args: vec![],
         }
     }
 }
@@ -197,6 +200,7 @@ impl Server {
             args.push("--env".into());
             args.push(format!("{k}={v}"));
         }
+        args.extend(config.args.iter().cloned());
         args.push(wasm.display().to_string());
 
         let mut command = Command::new(&host);
@@ -232,6 +236,11 @@ impl Server {
         };
         server.wait_ready();
         server
+    }
+
+    /// Whether the host process is still running.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
     }
 
     fn wait_ready(&mut self) {
@@ -290,6 +299,10 @@ pub enum Body {
     Chunked(Vec<u8>, usize),
     /// Bytes sent as they are, with no framing header of ours.
     Raw(Vec<u8>),
+    /// As `Raw`, then the end of the stream (our side shut down), so a body
+    /// shorter than its `content-length` ends instead of keeping the server
+    /// waiting for the rest.
+    Cut(Vec<u8>),
 }
 
 #[derive(Clone)]
@@ -342,6 +355,11 @@ impl Response {
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
+    }
+
+    /// The body as text, for messages.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
     }
 
     pub fn json(&self) -> serde_json::Value {
@@ -398,7 +416,7 @@ pub fn send(addr: SocketAddr, req: &Request) -> Response {
             out.extend_from_slice(b"0\r\n\r\n");
             out
         }
-        Body::Raw(b) => b.clone(),
+        Body::Raw(b) | Body::Cut(b) => b.clone(),
     };
     head.push_str("\r\n");
     // A server may answer (413) and close before taking the whole body: a
@@ -406,6 +424,9 @@ pub fn send(addr: SocketAddr, req: &Request) -> Response {
     let _ = stream
         .write_all(head.as_bytes())
         .and_then(|_| stream.write_all(&payload));
+    if let Body::Cut(_) = req.body {
+        let _ = stream.shutdown(std::net::Shutdown::Write);
+    }
     let mut raw = Vec::new();
     let _ = stream.read_to_end(&mut raw);
     parse_response(&raw).unwrap_or_else(|| {
@@ -609,7 +630,7 @@ pub fn bad_requests() -> Vec<BadRequest> {
             "PNG claiming 60000x60000",
             image(
                 "image/png",
-                std::fs::read(fixture("bad/bomb-60000x60000.png")).unwrap(),
+                std::fs::read(root().join("tests/corpus/bomb-60000x60000.png")).unwrap(),
             ),
             413,
             "image_too_large",

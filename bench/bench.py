@@ -1,0 +1,339 @@
+#!/usr/bin/env python3
+"""`make bench`: the detector against the bare engine, in one run.
+
+On this machine, with the same model files and the same images:
+- the engine alone (ONNX Runtime 1.22, the library the host links; OpenVINO),
+  model-only latency after warm-up;
+- end to end through the real host and component over HTTP, warm, per image,
+  and its ratio to the engine alone;
+- where the time goes inside the component (its Server-Timing header);
+- cold start: server start to first answer, with and without a precompiled
+  component, and the first /predict after /warm;
+- throughput at 1, 2 and 4 connections (wrk), the host's RSS;
+- the component's size.
+
+Writes BENCHMARKS.md, docs/bench.svg and target/bench/results.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import gzip
+import http.client
+import json
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests" / "reference"))
+sys.path.insert(0, str(ROOT / "scripts"))
+import detect  # noqa: E402  the reference pre-processing
+import wrk  # noqa: E402
+
+OUT = ROOT / "target" / "bench"
+HOST = ROOT / "target" / "host" / "wasi-detect-host"
+WASM = ROOT / "target" / "wasm32-wasip2" / "release" / "wasi_detect.wasm"
+BACKENDS = {"onnx": "nanodet", "openvino": "nanodet-ov"}
+STEPS = ["body", "decode", "orient", "letterbox", "tensor", "inference", "postprocess", "json"]
+
+
+# --- images -----------------------------------------------------------------
+
+def make_images() -> dict[str, Path]:
+    """The three benchmark images, made from the test photos (deterministic)."""
+    OUT.mkdir(parents=True, exist_ok=True)
+    src = Image.open(ROOT / "tests" / "fixtures" / "motorcycle_left.png").convert("RGB")
+    images = {}
+    # A small photo, 640x480: the common web upload.
+    small = src.crop((37, 0, 704, 500)).resize((640, 480), Image.Resampling.LANCZOS)
+    images["photo 640x480 JPEG"] = OUT / "small.jpg"
+    small.save(images["photo 640x480 JPEG"], quality=90)
+    # A 12-megapixel phone photo (4000x3000), under the 5 MB limit.
+    large = src.crop((37, 0, 704, 500)).resize((4000, 3000), Image.Resampling.BICUBIC)
+    images["phone 4000x3000 JPEG"] = OUT / "large.jpg"
+    large.save(images["phone 4000x3000 JPEG"], quality=80)
+    assert images["phone 4000x3000 JPEG"].stat().st_size < 5 * 1024 * 1024
+    images["photo 741x500 PNG"] = ROOT / "tests" / "fixtures" / "motorcycle_left.png"
+    return images
+
+
+# --- the engines alone -------------------------------------------------------
+
+def percentiles(samples: list[float]) -> dict:
+    a = np.array(samples)
+    return {"n": len(samples), "p50": float(np.percentile(a, 50)),
+            "p90": float(np.percentile(a, 90)), "p99": float(np.percentile(a, 99))}
+
+
+def native(backend: str, tensor: np.ndarray, n: int) -> dict:
+    """Model-only latency of the engine itself, default settings as the host's."""
+    model = ROOT / "models" / BACKENDS[backend]
+    if backend == "onnx":
+        import onnxruntime as ort
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        session = ort.InferenceSession(str(model / "model.onnx"), options,
+                                       providers=["CPUExecutionProvider"])
+        name = session.get_inputs()[0].name
+        run = lambda: session.run(None, {name: tensor})  # noqa: E731
+        version = ort.__version__
+    else:
+        import openvino as ov
+        compiled = ov.Core().compile_model(str(model / "model.xml"), "CPU")
+        request = compiled.create_infer_request()
+        run = lambda: request.infer({0: tensor})  # noqa: E731
+        version = ov.__version__
+    for _ in range(10):
+        run()
+    samples = []
+    for _ in range(n):
+        start = time.perf_counter()
+        run()
+        samples.append((time.perf_counter() - start) * 1e3)
+    return percentiles(samples) | {"version": version}
+
+
+# --- the server ----------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """scripts/serve.sh on a free port; `started` is when the process began."""
+
+    def __init__(self, backend: str, wasm: Path = WASM, args: list[str] = ()):
+        self.port = free_port()
+        env = os.environ | {"PORT": str(self.port), "BACKEND": backend, "WASM": str(wasm)}
+        self.started = time.perf_counter()
+        self.process = subprocess.Popen(
+            ["bash", str(ROOT / "scripts" / "serve.sh"), *args], env=env,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+
+    def connect(self) -> http.client.HTTPConnection:
+        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+
+    def host_pid(self) -> int:
+        # serve.sh execs the host, so it is the same process.
+        return self.process.pid
+
+    def stop(self):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, 15)
+        self.process.wait()
+
+
+@contextlib.contextmanager
+def serving(*args, **kwargs):
+    server = Server(*args, **kwargs)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def post(conn: http.client.HTTPConnection, image: bytes, media: str):
+    conn.request("POST", "/predict", body=image, headers={"content-type": media})
+    r = conn.getresponse()
+    body = r.read()
+    if r.status != 200:
+        raise RuntimeError(f"/predict answered {r.status}: {body[:200]!r}")
+    return r, body
+
+
+def first_answer(server: Server, image: bytes, media: str) -> float:
+    """Seconds from the server's start to its first /predict answer."""
+    while True:
+        try:
+            post(server.connect(), image, media)
+            return time.perf_counter() - server.started
+        except (ConnectionError, OSError):
+            if server.process.poll() is not None:
+                raise RuntimeError("the server exited")
+            time.sleep(0.002)
+
+
+def server_timing(header: str) -> dict[str, float]:
+    steps = {}
+    for part in header.split(","):
+        name, _, dur = part.strip().partition(";dur=")
+        if dur:
+            steps[name] = float(dur)
+    return steps
+
+
+def media_of(path: Path) -> str:
+    return "image/png" if path.suffix == ".png" else "image/jpeg"
+
+
+def end_to_end(server: Server, path: Path, n: int) -> dict:
+    """Warm latency over one keep-alive connection, and the step medians."""
+    image, media = path.read_bytes(), media_of(path)
+    conn = server.connect()
+    for _ in range(5):
+        post(conn, image, media)
+    samples, steps = [], {}
+    for _ in range(n):
+        start = time.perf_counter()
+        r, _ = post(conn, image, media)
+        samples.append((time.perf_counter() - start) * 1e3)
+        for name, ms in server_timing(r.getheader("server-timing", "")).items():
+            steps.setdefault(name, []).append(ms)
+    result = percentiles(samples)
+    result["steps"] = {k: statistics.median(v) for k, v in steps.items()}
+    return result
+
+
+class RssSampler(threading.Thread):
+    def __init__(self, pid: int):
+        super().__init__(daemon=True)
+        self.pid, self.peak_mb, self.done = pid, 0.0, threading.Event()
+
+    def run(self):
+        while not self.done.is_set():
+            with contextlib.suppress(FileNotFoundError, ValueError):
+                for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+                    if line.startswith("VmRSS:"):
+                        self.peak_mb = max(self.peak_mb, int(line.split()[1]) / 1024)
+            self.done.wait(0.2)
+
+
+# --- the run -------------------------------------------------------------------
+
+def run(args) -> dict:
+    images = make_images()
+    small = images["photo 640x480 JPEG"]
+    canvas, _ = detect.letterbox(detect.load_image(small))
+    tensor = detect.to_tensor(canvas)
+    results = {
+        "machine": machine(),
+        "images": {k: {"path": str(v.relative_to(ROOT)), "bytes": v.stat().st_size,
+                       "size": "x".join(map(str, Image.open(v).size))}
+                   for k, v in images.items()},
+        "native": {}, "e2e": {}, "cold": {}, "throughput": {},
+    }
+    backends = ["onnx", "openvino"] if not args.quick else ["onnx"]
+    for backend in backends:
+        print(f"[bench] {backend}: the engine alone", file=sys.stderr)
+        results["native"][backend] = native(backend, tensor, args.n)
+        print(f"[bench] {backend}: end to end", file=sys.stderr)
+        with serving(backend) as server:
+            first_answer(server, small.read_bytes(), "image/jpeg")
+            results["e2e"][backend] = {
+                name: end_to_end(server, path, args.n if "12" not in name and "4000" not in name
+                                 else max(10, args.n // 4))
+                for name, path in images.items()}
+
+    print("[bench] the component's steps natively (criterion)", file=sys.stderr)
+    results["criterion"] = criterion(args)
+    print("[bench] cold start", file=sys.stderr)
+    results["cold"] = cold_start(small, args)
+    print("[bench] throughput", file=sys.stderr)
+    results["throughput"] = throughput(small, args)
+    results["size"] = {"bytes": WASM.stat().st_size,
+                       "gzip": len(gzip.compress(WASM.read_bytes(), 9))}
+    return results
+
+
+def criterion(args) -> dict[str, float]:
+    """benches/pipeline.rs: median time of each step in ms, natively."""
+    quick = ["--quick"] if args.quick else []
+    subprocess.run(["cargo", "bench", "--locked", "--bench", "pipeline", "--", *quick],
+                   check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+    medians = {}
+    for bench in (ROOT / "target" / "criterion").glob("*/new/benchmark.json"):
+        name = json.loads(bench.read_text())["full_id"]
+        estimates = json.loads((bench.parent / "estimates.json").read_text())
+        medians[name] = estimates["median"]["point_estimate"] / 1e6
+    return dict(sorted(medians.items()))
+
+
+def cold_start(small: Path, args) -> dict:
+    image = small.read_bytes()
+    cwasm = OUT / "wasi_detect.cwasm"
+    subprocess.run([str(HOST), "compile", "-o", str(cwasm), str(WASM)], check=True)
+    cold = {}
+    for label, wasm, extra in [("component (.wasm)", WASM, []),
+                               ("precompiled (.cwasm)", cwasm, ["--allow-precompiled"])]:
+        starts = []
+        for _ in range(args.cold_runs):
+            with serving("onnx", wasm=wasm, args=extra) as server:
+                starts.append(first_answer(server, image, "image/jpeg") * 1e3)
+        cold[label] = percentiles(starts)
+    # The first /predict of an instance /warm has prepared, against a warm one.
+    after_warm = []
+    for _ in range(args.cold_runs):
+        with serving("onnx", args=["--max-in-flight", "1"]) as server:
+            while True:
+                with contextlib.suppress(ConnectionError, OSError):
+                    conn = server.connect()
+                    conn.request("GET", "/warm")
+                    conn.getresponse().read()
+                    break
+                time.sleep(0.002)
+            start = time.perf_counter()
+            post(conn, image, "image/jpeg")
+            after_warm.append((time.perf_counter() - start) * 1e3)
+    cold["first /predict after /warm"] = percentiles(after_warm)
+    return cold
+
+
+def throughput(small: Path, args) -> dict:
+    out = {}
+    with serving("onnx") as server:
+        first_answer(server, small.read_bytes(), "image/jpeg")
+        sampler = RssSampler(server.host_pid())
+        sampler.start()
+        for c in (1, 2, 4):
+            out[str(c)] = wrk.run(f"http://127.0.0.1:{server.port}/predict", small, c,
+                                  args.seconds)
+        sampler.done.set()
+        sampler.join()
+        out["peak_rss_mb"] = sampler.peak_mb
+    return out
+
+
+def machine() -> dict:
+    cpu = "unknown"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    return {"cpu": cpu, "cores": os.cpu_count(), "system": platform.platform()}
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("-n", type=int, default=int(os.environ.get("BENCH_N", 50)),
+                   help="timed requests per image (default 50)")
+    p.add_argument("--seconds", type=int, default=int(os.environ.get("BENCH_SECONDS", 10)),
+                   help="seconds of wrk per concurrency (default 10)")
+    p.add_argument("--cold-runs", type=int, default=5)
+    p.add_argument("--quick", action="store_true", help="ONNX Runtime only")
+    args = p.parse_args(argv)
+    results = run(args)
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "results.json").write_text(json.dumps(results, indent=2))
+    import report
+    report.write(results, ROOT / "BENCHMARKS.md", ROOT / "docs" / "bench.svg")
+    print((ROOT / "BENCHMARKS.md").read_text())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    sys.exit(main())

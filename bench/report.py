@@ -1,0 +1,143 @@
+"""BENCHMARKS.md and its chart from bench.py's results."""
+
+from __future__ import annotations
+
+from html import escape
+from pathlib import Path
+
+LAMBDA_BUDGET = 50 * 1024 * 1024  # tensorflow-lambda's deploy budget, 50 MB
+ENGINES = {"onnx": "ONNX Runtime", "openvino": "OpenVINO"}
+STEP_NAMES = {
+    "body": "read body", "decode": "decode", "orient": "EXIF orientation",
+    "letterbox": "letterbox (resize)", "tensor": "tensor (normalise, NCHW)",
+    "inference": "inference (wasi-nn)", "postprocess": "post-processing",
+    "json": "JSON",
+}
+
+
+def ms(v: float) -> str:
+    return f"{v:.1f}"
+
+
+def write(r: dict, markdown: Path, svg: Path) -> None:
+    m = r["machine"]
+    lines = [
+        "# Benchmarks",
+        "",
+        "Written by `make bench` (`bench/bench.py`); every figure below comes from",
+        "one run on one machine. Latencies in milliseconds.",
+        "",
+        f"Machine: {m['cpu']}, {m['cores']} cores, {m['system']}.",
+        "",
+        "![End to end against the engine alone](docs/bench.svg)",
+        "",
+        "## Images",
+        "",
+        "| image | file | pixels | bytes |",
+        "| --- | --- | --- | --- |",
+    ]
+    for name, img in r["images"].items():
+        lines.append(f"| {name} | `{img['path']}` | {img['size']} | {img['bytes']:,} |")
+
+    lines += ["", "## The engine alone against end to end", "",
+              "The engine alone: the model called natively from Python on the small photo's",
+              "input tensor, default session settings (as the host's), after 10 warm-up runs.",
+              "End to end: `POST /predict` over HTTP to the real host (`scripts/serve.sh`:",
+              "the gate, wasmtime serve, the component, wasi-nn), warm, one keep-alive",
+              "connection, after 5 warm-up requests. Ratio: end-to-end p50 over the",
+              "engine's p50 on the same backend (target: at most 1.25 for the small photo).",
+              "",
+              "| backend | what | n | p50 | p90 | p99 | ratio (p50) |",
+              "| --- | --- | --- | --- | --- | --- | --- |"]
+    for backend, nat in r["native"].items():
+        engine = f"{ENGINES[backend]} {nat['version']}"
+        lines.append(f"| {ENGINES[backend]} | {engine} alone | {nat['n']} | {ms(nat['p50'])} "
+                     f"| {ms(nat['p90'])} | {ms(nat['p99'])} | 1.00 |")
+        for image, e in r["e2e"][backend].items():
+            lines.append(f"| {ENGINES[backend]} | end to end, {image} | {e['n']} | {ms(e['p50'])} "
+                         f"| {ms(e['p90'])} | {ms(e['p99'])} | {e['p50'] / nat['p50']:.2f} |")
+
+    lines += ["", "## Where the time goes", "",
+              "Medians of the component's `Server-Timing` header over the end-to-end runs",
+              "(every answer carries it, so curl users and the page see the same).", ""]
+    for backend, per_image in r["e2e"].items():
+        images = list(per_image)
+        lines += [f"### {ENGINES[backend]}", "",
+                  "| step | " + " | ".join(images) + " |",
+                  "| --- |" + " --- |" * len(images)]
+        steps = [s for s in STEP_NAMES if any(s in per_image[i]["steps"] for i in images)]
+        for step in steps:
+            cells = [ms(per_image[i]["steps"].get(step, float("nan"))) for i in images]
+            lines.append(f"| {STEP_NAMES[step]} | " + " | ".join(cells) + " |")
+        totals = [ms(sum(per_image[i]["steps"].values())) for i in images]
+        lines.append("| **inside the component** | " + " | ".join(totals) + " |")
+        lines.append("| **end to end, p50** | "
+                     + " | ".join(ms(per_image[i]["p50"]) for i in images) + " |")
+        lines.append("")
+
+    lines += ["### The same steps natively", "",
+              "`benches/pipeline.rs` (criterion) on the test photos, the detector's code",
+              "compiled for this CPU with the release profile: what the steps cost without",
+              "the wasm runtime. Medians.", "",
+              "| step | ms |", "| --- | --- |"]
+    for name, median in r["criterion"].items():
+        lines.append(f"| {name} | {median:.3f} |")
+    lines.append("")
+
+    c = r["cold"]
+    lines += ["## Cold start", "",
+              "From starting `scripts/serve.sh` to the first `/predict` answer (the small",
+              "photo), ONNX Runtime; and the first `/predict` of an instance that `/warm`",
+              "prepared. Target: at most 150 ms (precompiled, graph preloaded).", "",
+              "| what | n | p50 | p90 |", "| --- | --- | --- | --- |"]
+    for label, v in c.items():
+        lines.append(f"| {label} | {v['n']} | {ms(v['p50'])} | {ms(v['p90'])} |")
+
+    t = r["throughput"]
+    one = t["1"]["rps"]
+    lines += ["", "## Throughput", "",
+              "`wrk` on `/predict` with the small photo, ONNX Runtime, "
+              f"{t['1']['seconds']} s per row; scaling is requests/s over one connection's.", "",
+              "| connections | requests/s | scaling | p50 | p99 | non-2xx |",
+              "| --- | --- | --- | --- | --- | --- |"]
+    for conns in ("1", "2", "4"):
+        w = t[conns]
+        lines.append(f"| {conns} | {w['rps']:.1f} | {w['rps'] / one:.2f}x | {ms(w['p50_ms'])} "
+                     f"| {ms(w['p99_ms'])} | {w['non2xx']} |")
+    lines.append(f"\nPeak host RSS during these runs: {t['peak_rss_mb']:.0f} MB.")
+
+    s = r["size"]
+    lines += ["", "## Size", "",
+              "| artifact | bytes | gzipped | share of a 50 MB function budget |",
+              "| --- | --- | --- | --- |",
+              f"| `wasi_detect.wasm` | {s['bytes']:,} | {s['gzip']:,} "
+              f"| {100 * s['bytes'] / LAMBDA_BUDGET:.2f}% |", ""]
+    markdown.write_text("\n".join(lines))
+    svg.parent.mkdir(parents=True, exist_ok=True)
+    svg.write_text(chart(r))
+
+
+def chart(r: dict) -> str:
+    """Horizontal bars: the engine alone and end to end per image, per backend."""
+    bars = []
+    for backend, nat in r["native"].items():
+        bars.append((f"{ENGINES[backend]} alone", nat["p50"], "#888"))
+        for image, e in r["e2e"][backend].items():
+            bars.append((f"{ENGINES[backend]}, {image}", e["p50"], "#2a6fdb"))
+    width, label_w, row, top = 760, 300, 26, 40
+    scale = (width - label_w - 70) / max(v for _, v, _ in bars)
+    height = top + row * len(bars) + 30
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+           f'font-family="sans-serif" font-size="13">',
+           f'<rect width="{width}" height="{height}" fill="white"/>',
+           f'<text x="10" y="22" font-size="15" font-weight="bold">p50 latency, ms '
+           f'(grey: the engine alone; blue: end to end through the component)</text>']
+    for i, (label, value, colour) in enumerate(bars):
+        y = top + i * row
+        w = max(1.0, value * scale)
+        out.append(f'<text x="{label_w - 8}" y="{y + 16}" text-anchor="end">{escape(label)}</text>')
+        out.append(f'<rect x="{label_w}" y="{y + 3}" width="{w:.1f}" height="{row - 8}" '
+                   f'fill="{colour}"/>')
+        out.append(f'<text x="{label_w + w + 6:.1f}" y="{y + 16}">{value:.1f}</text>')
+    out.append("</svg>")
+    return "\n".join(out) + "\n"

@@ -1,0 +1,84 @@
+//! The component's own steps, natively, under criterion: decode, the EXIF
+//! turn, the letterbox resize, the tensor, post-processing and JSON. The
+//! figures inside the component (wasm) are in its `Server-Timing` header and
+//! in BENCHMARKS.md; these show the code's own cost without the wasm
+//! runtime. `cargo bench --bench pipeline`.
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use std::hint::black_box;
+use std::path::PathBuf;
+use wasi_detect::api::detections_json;
+use wasi_detect::decode::{decode_stored, Format};
+use wasi_detect::postprocess::{detect, Filter};
+use wasi_detect::preprocess::{letterbox_resize, to_tensor, Letterbox};
+
+fn read(path: &str) -> Vec<u8> {
+    std::fs::read(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(path)).unwrap()
+}
+
+fn floats(path: &str) -> Vec<f32> {
+    read(path)
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect()
+}
+
+fn steps(c: &mut Criterion) {
+    for (name, path, format) in [
+        (
+            "astronaut.jpg",
+            "tests/fixtures/astronaut.jpg",
+            Format::Jpeg,
+        ),
+        (
+            "coffee-rotated.jpg",
+            "tests/fixtures/coffee-rotated.jpg",
+            Format::Jpeg,
+        ),
+        (
+            "motorcycle_left.png",
+            "tests/fixtures/motorcycle_left.png",
+            Format::Png,
+        ),
+    ] {
+        let bytes = read(path);
+        c.bench_function(&format!("decode {name}"), |b| {
+            b.iter(|| decode_stored(black_box(&bytes), format).unwrap())
+        });
+        c.bench_function(&format!("orient {name}"), |b| {
+            b.iter_batched(
+                || decode_stored(&bytes, format).unwrap(),
+                |stored| stored.upright(),
+                criterion::BatchSize::LargeInput,
+            )
+        });
+        let image = decode_stored(&bytes, format).unwrap().upright();
+        c.bench_function(&format!("letterbox {name}"), |b| {
+            b.iter(|| letterbox_resize(black_box(&image.pixels), image.width, image.height))
+        });
+        let (resized, lb) = letterbox_resize(&image.pixels, image.width, image.height);
+        c.bench_function(&format!("tensor {name}"), |b| {
+            b.iter(|| to_tensor(black_box(&resized), &lb))
+        });
+    }
+
+    // The model's reference outputs for the astronaut photo.
+    let scores = floats("tests/vectors/astronaut.scores.f32");
+    let box_dist = floats("tests/vectors/astronaut.box_dist.f32");
+    let lb = Letterbox::fit(512, 512);
+    let filter = Filter {
+        threshold: 0.35,
+        max: 20,
+        classes: None,
+    };
+    c.bench_function("postprocess astronaut", |b| {
+        b.iter(|| detect(black_box(&scores), &box_dist, &lb, &filter).unwrap())
+    });
+    let found = detect(&scores, &box_dist, &lb, &filter).unwrap();
+    c.bench_function("json astronaut", |b| {
+        b.iter(|| detections_json(black_box(&found)))
+    });
+}
+
+criterion_group!(benches, steps);
+criterion_main!(benches);

@@ -1,0 +1,127 @@
+//! Memory per request is bounded: the component declares a ceiling on its
+//! linear memory (`.cargo/config.toml`), and the largest images it accepts
+//! are answered within it. `/warm` reports the instance's linear memory,
+//! which only grows, so after a request it is that request's peak.
+
+mod common;
+
+use common::{component, portable_component, Request, Server, ServerConfig};
+use image::codecs::jpeg::JpegEncoder;
+use image::codecs::png::{CompressionType, FilterType, PngEncoder};
+use image::{ExtendedColorType, ImageEncoder};
+use std::path::Path;
+use wasi_detect::decode::MAX_PIXELS;
+
+const MIB: u64 = 1024 * 1024;
+
+/// The declared maxima of the core memories inside a component, in bytes.
+fn memory_ceilings(wasm: &Path) -> Vec<Option<u64>> {
+    let bytes = std::fs::read(wasm).unwrap();
+    let mut ceilings = Vec::new();
+    for payload in wasmparser::Parser::new(0).parse_all(&bytes) {
+        if let wasmparser::Payload::MemorySection(section) = payload.expect("a valid component") {
+            for memory in section {
+                ceilings.push(memory.unwrap().maximum.map(|pages| pages * 65536));
+            }
+        }
+    }
+    ceilings
+}
+
+/// The detector's own memory (its largest module's) has the ceiling.
+fn detector_ceiling() -> u64 {
+    let ceilings = memory_ceilings(&component());
+    assert!(!ceilings.is_empty());
+    ceilings
+        .iter()
+        .map(|c| c.expect("every memory declares a maximum"))
+        .max()
+        .unwrap()
+}
+
+#[test]
+fn every_memory_of_both_builds_declares_the_ceiling() {
+    let ceiling = detector_ceiling();
+    assert_eq!(ceiling, 256 * MIB);
+    for memory in memory_ceilings(&portable_component()) {
+        assert!(memory.is_some_and(|m| m <= ceiling), "{memory:?}");
+    }
+}
+
+/// The largest accepted picture as a PNG: 16-bit RGBA, the widest pixels a
+/// PNG has, at the pixel budget. A repeating pattern keeps the file small.
+fn largest_png() -> (Vec<u8>, u32, u32) {
+    let (width, height) = (8000u32, (MAX_PIXELS / 8000) as u32);
+    let pixels: Vec<u8> = (0..width as usize * height as usize * 8)
+        .map(|i| (i % 251) as u8)
+        .collect();
+    let mut png = Vec::new();
+    PngEncoder::new_with_quality(&mut png, CompressionType::Default, FilterType::NoFilter)
+        .write_image(&pixels, width, height, ExtendedColorType::Rgba16)
+        .unwrap();
+    (png, width, height)
+}
+
+/// The largest accepted JPEG, stored on its side (EXIF orientation 6), so
+/// the decoded pixels are turned once more.
+fn largest_rotated_jpeg() -> Vec<u8> {
+    let (width, height) = (8000u32, (MAX_PIXELS / 8000) as u32);
+    let pixels: Vec<u8> = (0..width as usize * height as usize)
+        .flat_map(|i| {
+            let v = ((i % width as usize) * 255 / width as usize) as u8;
+            [v, v / 2, 255 - v]
+        })
+        .collect();
+    let mut jpeg = Vec::new();
+    JpegEncoder::new_with_quality(&mut jpeg, 70)
+        .write_image(&pixels, width, height, ExtendedColorType::Rgb8)
+        .unwrap();
+    // APP1 "Exif": a little-endian TIFF header and one IFD entry,
+    // Orientation (0x0112, SHORT) = 6.
+    let mut exif =
+        b"Exif\0\0II*\0\x08\0\0\0\x01\0\x12\x01\x03\0\x01\0\0\0\x06\0\0\0\0\0\0\0".to_vec();
+    let mut app1 = vec![0xFF, 0xE1];
+    app1.extend_from_slice(&(exif.len() as u16 + 2).to_be_bytes());
+    app1.append(&mut exif);
+    jpeg.splice(2..2, app1);
+    jpeg
+}
+
+#[test]
+fn the_largest_accepted_images_fit_under_the_ceiling() {
+    let ceiling = detector_ceiling();
+    // One request at a time, so every request runs in the same instance.
+    let server = Server::start(ServerConfig {
+        args: vec!["--max-in-flight".into(), "1".into()],
+        ..ServerConfig::default()
+    });
+    let memory = || -> u64 {
+        let warm = server.request(Request::get("/warm")).json();
+        warm["memory_bytes"].as_u64().expect("memory_bytes")
+    };
+    let idle = memory();
+
+    let (png, width, height) = largest_png();
+    assert!(png.len() < 5 * MIB as usize, "{} bytes", png.len());
+    let r = server.post_image("/predict", "image/png", png);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let after_png = memory();
+
+    // Memory only grows: the JPEG's figure is the larger of the two peaks
+    // (decoded, then turned into a second buffer).
+    let jpeg = largest_rotated_jpeg();
+    assert!(jpeg.len() < 5 * MIB as usize, "{} bytes", jpeg.len());
+    let r = server.post_image("/predict", "image/jpeg", jpeg);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let after_jpeg = memory();
+
+    println!(
+        "linear memory: idle {} MiB; after a {width}x{height} 16-bit RGBA PNG {} MiB; \
+         after a JPEG of the same size on its side {} MiB; ceiling {} MiB",
+        idle / MIB,
+        after_png / MIB,
+        after_jpeg / MIB,
+        ceiling / MIB
+    );
+    assert!(idle < after_png && after_png <= after_jpeg && after_jpeg <= ceiling);
+}
