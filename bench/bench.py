@@ -45,7 +45,6 @@ OUT = ROOT / "target" / "bench"
 HOST = ROOT / "target" / "host" / "wasi-detect-host"
 WASM = ROOT / "target" / "wasm32-wasip2" / "release" / "wasi_detect.wasm"
 BACKENDS = {"onnx": "nanodet", "openvino": "nanodet-ov"}
-STEPS = ["body", "decode", "orient", "letterbox", "tensor", "inference", "postprocess", "json"]
 
 
 # --- images -----------------------------------------------------------------

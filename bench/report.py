@@ -10,7 +10,8 @@ ENGINES = {"onnx": "ONNX Runtime", "openvino": "OpenVINO"}
 STEP_NAMES = {
     "body": "read body", "decode": "decode", "orient": "EXIF orientation",
     "letterbox": "letterbox (resize)", "tensor": "tensor (normalise, NCHW)",
-    "inference": "inference (wasi-nn)", "postprocess": "post-processing",
+    "copy-in": "tensor copy into the host", "inference": "inference (wasi-nn compute)",
+    "copy-out": "outputs copied back", "postprocess": "post-processing",
     "json": "JSON",
 }
 
@@ -30,6 +31,12 @@ def write(r: dict, markdown: Path, svg: Path) -> None:
         f"Machine: {m['cpu']}, {m['cores']} cores, {m['system']}.",
         "",
         "![End to end against the engine alone](docs/bench.svg)",
+        "",
+        "## Targets",
+        "",
+        "| target | measured | met |",
+        "| --- | --- | --- |",
+        *targets(r),
         "",
         "## Images",
         "",
@@ -115,6 +122,26 @@ def write(r: dict, markdown: Path, svg: Path) -> None:
     markdown.write_text("\n".join(lines))
     svg.parent.mkdir(parents=True, exist_ok=True)
     svg.write_text(chart(r))
+
+
+def targets(r: dict) -> list[str]:
+    rows = []
+    small = next(iter(r["images"]))
+    for backend, nat in r["native"].items():
+        ratio = r["e2e"][backend][small]["p50"] / nat["p50"]
+        rows.append((f"warm end to end p50 <= 1.25x the engine alone, {small}, {ENGINES[backend]}",
+                     f"{ratio:.2f}x ({r['e2e'][backend][small]['p50']:.1f} / {nat['p50']:.1f} ms)",
+                     ratio <= 1.25))
+    first = r["cold"]["precompiled (.cwasm)"]["p50"]
+    rows.append(("first /predict answer <= 150 ms after the server starts (precompiled)",
+                 f"{first:.0f} ms", first <= 150))
+    size = r["size"]["bytes"]
+    rows.append(("component <= 500 KB (512,000 bytes)", f"{size:,} bytes", size <= 512_000))
+    t = r["throughput"]
+    scaling = t["2"]["rps"] / t["1"]["rps"]
+    rows.append((f"throughput scales to both cores (2 connections >= 1.8x one; {r['machine']['cores']} cores)",
+                 f"{scaling:.2f}x", scaling >= 1.8))
+    return [f"| {what} | {got} | {'yes' if ok else 'no'} |" for what, got, ok in rows]
 
 
 def chart(r: dict) -> str:

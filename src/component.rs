@@ -102,7 +102,7 @@ async fn predict(
 
     let run = |session: &Session| {
         let mut t = Timings::default();
-        let out = t.time("inference", || session.run(&tensor));
+        let out = session.run(&tensor, &mut t.0);
         (out, t)
     };
     let ((outputs, inference_timing), loaded_now) =
@@ -145,7 +145,7 @@ fn warm(settings: &Settings) -> Result<Response, ApiError> {
     let (tensor, _) = preprocess::to_input_tensor(&[0, 0, 0], 1, 1);
     let run = |session: &Session| {
         let start = Instant::now();
-        let result = session.run(&tensor);
+        let result = session.run(&tensor, &mut Vec::new());
         let ms = start.elapsed().as_secs_f64() * 1e3;
         (result.map(|_| ms), session.source.clone(), session.load_ms)
     };

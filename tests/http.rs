@@ -49,7 +49,9 @@ fn the_answer_has_the_documented_shape() {
         "orient",
         "letterbox",
         "tensor",
+        "copy-in",
         "inference",
+        "copy-out",
         "postprocess",
     ] {
         assert!(timing.contains(&format!("{step};dur=")), "{timing}");
