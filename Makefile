@@ -40,7 +40,7 @@ model:
 
 component:
 	@bash scripts/build-component.sh >/dev/null
-	@wc -c < target/wasm32-wasip2/release/wasi_detect.wasm | xargs -I{} echo "component: target/wasm32-wasip2/release/wasi_detect.wasm ({} bytes)"
+	@wc -c < dist/wasi-detect.wasm | xargs -I{} echo "component: dist/wasi-detect.wasm ({} bytes)"
 
 test: setup portable browser-deps lint reference-test fuzz-ci
 	cargo test --locked --workspace

@@ -29,6 +29,7 @@ PY
 fi
 
 key="$(hash_inputs "$ROOT"/host/Cargo.toml "$ROOT"/host/Cargo.lock "$ROOT"/host/build.rs \
+    $(find "$ROOT"/host/vendor -type f | sort) \
     "$ROOT"/host/src/*.rs "ort=$ORT_VERSION" "$(rustc -V)")"
 dest="$CACHE/host/$key"
 if [ ! -x "$dest/wasi-detect-host" ]; then

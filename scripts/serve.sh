@@ -21,7 +21,7 @@ case "$backend" in
 esac
 
 host="$ROOT/target/host/wasi-detect-host"
-wasm="${WASM:-$ROOT/target/wasm32-wasip2/release/wasi_detect.wasm}"
+wasm="${WASM:-$ROOT/dist/wasi-detect.wasm}"
 for f in "$host" "$wasm" "$ROOT/models/$model"; do
     [ -e "$f" ] || die "$f is missing: run 'make setup' first"
 done

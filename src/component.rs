@@ -9,15 +9,64 @@ use crate::postprocess::{self, Filter};
 use crate::preprocess;
 use crate::settings::Settings;
 use futures::StreamExt;
-use spin_sdk::http::{IncomingRequest, Response};
+use spin_sdk::http::{Fields, IncomingRequest, OutgoingResponse, ResponseOutparam};
 use spin_sdk::http_component;
 use std::time::Instant;
 
 #[http_component]
-async fn handle(request: IncomingRequest) -> Response {
-    match handle_request(request).await {
+async fn handle(request: IncomingRequest, response_out: ResponseOutparam) {
+    let response = match handle_request(request).await {
         Ok(response) => response,
         Err(error) => error_response(&error),
+    };
+    response.send(response_out).await;
+}
+
+/// An answer, written to wasi:http's own response type by [`Response::send`].
+///
+/// Not spin-sdk's `Response`: with its header map, its conversions and the
+/// Unicode tables of `str::to_lowercase` (header names are lower-cased) it
+/// was 75 KB of the component; these names are lower-case ASCII already.
+struct Response {
+    status: u16,
+    headers: Vec<(&'static str, String)>,
+    body: Vec<u8>,
+}
+
+impl Response {
+    fn new(status: u16) -> Response {
+        Response {
+            status,
+            headers: Vec::new(),
+            body: Vec::new(),
+        }
+    }
+
+    fn header(mut self, name: &'static str, value: impl Into<String>) -> Response {
+        self.headers.push((name, value.into()));
+        self
+    }
+
+    fn body(mut self, body: impl Into<Vec<u8>>) -> Response {
+        self.body = body.into();
+        self
+    }
+
+    async fn send(self, response_out: ResponseOutparam) {
+        let fields: Vec<(String, Vec<u8>)> = self
+            .headers
+            .into_iter()
+            .map(|(name, value)| (name.to_string(), value.into_bytes()))
+            .collect();
+        // Every name and value here is the component's own, valid ASCII.
+        let headers = Fields::from_list(&fields).unwrap_or_else(|_| Fields::new());
+        let response = OutgoingResponse::new(headers);
+        // A status the component picked, always in 100..=599.
+        let _ = response.set_status_code(self.status);
+        if let Err(e) = response_out.set_with_body(response, self.body).await {
+            // The client went away; nothing is left to tell it.
+            eprintln!("the answer could not be sent: {e}");
+        }
     }
 }
 
@@ -170,17 +219,15 @@ fn warm(settings: &Settings) -> Result<Response, ApiError> {
 const PAGE: &str = include_str!("../web/index.html");
 
 fn page() -> Response {
-    let mut builder = Response::builder();
-    builder
-        .status(200)
+    Response::new(200)
         .header("content-type", "text/html; charset=utf-8")
         .header("cache-control", "no-cache")
         // Everything the page needs is in it or on this origin.
         .header(
             "content-security-policy",
             "default-src 'self'; img-src 'self' blob: data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'",
-        );
-    builder.body(PAGE).build()
+        )
+        .body(PAGE)
 }
 
 /// The folder of example photos, beside the model folders.
@@ -206,47 +253,45 @@ fn example(settings: &Settings, name: &str) -> Result<Response, ApiError> {
     let media_type = api::example_type(name).unwrap_or("application/octet-stream");
     let bytes = std::fs::read(format!("{}/{name}", examples_dir(settings)))
         .map_err(|_| ApiError::new(404, "not_found", format!("no example photo {name}")))?;
-    let mut builder = Response::builder();
-    cors(builder.status(200))
+    Ok(cors(Response::new(200))
         .header("content-type", media_type)
-        .header("cache-control", "public, max-age=3600");
-    Ok(builder.body(bytes).build())
+        .header("cache-control", "public, max-age=3600")
+        .body(bytes))
 }
 
 /// Headers every answer carries so pages on other origins can call the API.
-fn cors(builder: &mut spin_sdk::http::ResponseBuilder) -> &mut spin_sdk::http::ResponseBuilder {
-    builder
+fn cors(response: Response) -> Response {
+    response
         .header("access-control-allow-origin", "*")
         .header("access-control-expose-headers", "server-timing")
 }
 
 fn json_response(status: u16, body: Vec<u8>, server_timing: &str) -> Response {
-    let mut builder = Response::builder();
-    cors(builder.status(status))
+    let response = cors(Response::new(status))
         .header("content-type", "application/json")
         .header("cache-control", "no-store");
-    if !server_timing.is_empty() {
-        builder.header("server-timing", server_timing);
-    }
-    builder.body(body).build()
+    let response = if server_timing.is_empty() {
+        response
+    } else {
+        response.header("server-timing", server_timing)
+    };
+    response.body(body)
 }
 
 fn error_response(error: &ApiError) -> Response {
-    let mut builder = Response::builder();
-    cors(builder.status(error.status))
+    let response = cors(Response::new(error.status))
         .header("content-type", "application/json")
         .header("cache-control", "no-store");
-    if let Some(allow) = error.allow {
-        builder.header("allow", format!("{allow}, OPTIONS"));
-    }
-    builder.body(error.to_json()).build()
+    let response = match error.allow {
+        Some(allow) => response.header("allow", format!("{allow}, OPTIONS")),
+        None => response,
+    };
+    response.body(error.to_json())
 }
 
 fn preflight() -> Response {
-    let mut builder = Response::builder();
-    cors(builder.status(204))
+    cors(Response::new(204))
         .header("access-control-allow-methods", "GET, POST, OPTIONS")
         .header("access-control-allow-headers", "content-type")
-        .header("access-control-max-age", "86400");
-    builder.body(Vec::new()).build()
+        .header("access-control-max-age", "86400")
 }

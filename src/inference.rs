@@ -122,10 +122,8 @@ impl Session {
                     t.ty()
                 ));
             }
-            Ok(t.data()
-                .chunks_exact(4)
-                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                .collect())
+            // Little-endian bytes to f32s in one copy (see `le_bytes`).
+            Ok(bytemuck::pod_collect_to_vec(&t.data()))
         };
         let outputs = Outputs {
             scores: floats(scores)?,

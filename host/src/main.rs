@@ -2,8 +2,10 @@
 //! that carries both wasi-nn backends, ONNX Runtime (linked) and OpenVINO
 //! (found at run time), with an admission gate in front of `serve`.
 //!
-//! `serve` takes exactly what `wasmtime serve` takes, plus the gate's flags
-//! (`--max-in-flight`, `--max-queue`, `--request-budget`; see [`gate`]).
+//! `serve` takes exactly what `wasmtime serve` takes, plus the host's own
+//! flags: the gate's (`--max-in-flight`, `--max-queue`, `--request-budget`,
+//! `--max-body`; see [`gate`]) and the ONNX backend's (`--onnx-sessions`,
+//! `--onnx-threads`; see `vendor/README.md`).
 //! `--addr` stays the public address: wasmtime itself listens on a loopback
 //! port that only the gate talks to.
 
@@ -19,15 +21,16 @@ use wasmtime_cli::commands::{CompileCommand, ServeCommand};
 #[command(name = "wasi-detect-host", version)]
 enum Command {
     /// Serves requests from a wasi-http component (`wasmtime serve`) behind
-    /// the admission gate; `serve --help` lists the gate's flags too.
+    /// the admission gate; `serve --help` lists the host's own flags too.
     Serve(Box<ServeCommand>),
     /// Precompiles a component to a `.cwasm` file (`wasmtime compile`).
     Compile(Box<CompileCommand>),
 }
 
-/// The gate's flags; every other `serve` flag is wasmtime's.
+/// The host's own `serve` flags, the gate's and the ONNX backend's; every
+/// other `serve` flag is wasmtime's.
 #[derive(Args, Debug)]
-struct GateArgs {
+struct HostArgs {
     /// Public socket address to serve on.
     #[arg(long, value_name = "SOCKADDR", default_value = "0.0.0.0:8080")]
     addr: SocketAddr,
@@ -46,13 +49,25 @@ struct GateArgs {
     /// read. The component's own limit (5 MB).
     #[arg(long, value_name = "BYTES", default_value_t = 5 * 1024 * 1024)]
     max_body: usize,
+    /// ONNX Runtime sessions of each model, shared by every instance: how
+    /// many inferences run at once (more wait for a free session).
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    onnx_sessions: usize,
+    /// ONNX Runtime threads per inference; 0 is one per core. On a small
+    /// machine, `--onnx-threads 1 --onnx-sessions <cores>` trades the
+    /// latency of one request for throughput under load.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    onnx_threads: usize,
 }
 
-const GATE_FLAGS: [&str; 4] = [
+const HOST_FLAGS: [&str; 7] = [
     "--addr",
     "--max-in-flight",
     "--max-queue",
     "--request-budget",
+    "--max-body",
+    "--onnx-sessions",
+    "--onnx-threads",
 ];
 
 fn main() -> wasmtime::Result<()> {
@@ -72,13 +87,17 @@ fn serve(args: &[String]) -> wasmtime::Result<()> {
         print_serve_help();
         return Ok(());
     }
-    let (gate_args, wasmtime_args) = split_gate_args(args);
-    let mut gate_command = GateArgs::augment_args(clap::Command::new("serve"));
-    let gate_args = GateArgs::from_arg_matches(
+    let (gate_args, wasmtime_args) = split_host_args(args);
+    let mut gate_command = HostArgs::augment_args(clap::Command::new("serve"));
+    let gate_args = HostArgs::from_arg_matches(
         &gate_command
             .try_get_matches_from_mut(std::iter::once("serve".to_string()).chain(gate_args))
             .unwrap_or_else(|e| e.exit()),
     )?;
+    wasmtime_wasi_nn::backend::onnx::configure(wasmtime_wasi_nn::backend::onnx::PoolSettings {
+        sessions: gate_args.onnx_sessions.max(1),
+        threads: gate_args.onnx_threads,
+    });
     let max_in_flight = gate_args.max_in_flight.unwrap_or_else(|| {
         std::thread::available_parallelism()
             .map(|n| n.get())
@@ -145,14 +164,14 @@ async fn wait_for<T>(thread: &std::thread::JoinHandle<T>) {
     }
 }
 
-/// Takes the gate's flags (`--flag value` or `--flag=value`) out of `args`.
-fn split_gate_args(args: &[String]) -> (Vec<String>, Vec<String>) {
+/// Takes the host's flags (`--flag value` or `--flag=value`) out of `args`.
+fn split_host_args(args: &[String]) -> (Vec<String>, Vec<String>) {
     let (mut gate, mut rest) = (Vec::new(), Vec::new());
     let mut i = 0;
     while i < args.len() {
         let arg = &args[i];
         let flag = arg.split('=').next().unwrap_or(arg);
-        if GATE_FLAGS.contains(&flag) {
+        if HOST_FLAGS.contains(&flag) {
             gate.push(arg.clone());
             if !arg.contains('=') && i + 1 < args.len() {
                 gate.push(args[i + 1].clone());
@@ -167,10 +186,10 @@ fn split_gate_args(args: &[String]) -> (Vec<String>, Vec<String>) {
 }
 
 fn print_serve_help() {
-    let mut gate = GateArgs::augment_args(
-        clap::Command::new("wasi-detect-host serve")
-            .about("The admission gate's flags; all others are wasmtime serve's (below)."),
-    );
+    let mut gate =
+        HostArgs::augment_args(clap::Command::new("wasi-detect-host serve").about(
+            "The host's flags (gate, ONNX backend); all others are wasmtime serve's (below).",
+        ));
     let _ = gate.print_help();
     println!("\n");
     let mut wasmtime = ServeCommand::command().name("wasmtime serve");
@@ -212,7 +231,7 @@ mod tests {
         ]
         .map(String::from)
         .to_vec();
-        let (gate, rest) = split_gate_args(&args);
+        let (gate, rest) = split_host_args(&args);
         assert_eq!(gate, ["--addr", "0.0.0.0:1", "--max-queue=3"]);
         assert_eq!(rest, ["-S", "nn", "--dir", "a::b", "x.wasm"]);
     }

@@ -39,7 +39,7 @@ pub fn host_binary() -> PathBuf {
 pub fn component() -> PathBuf {
     required(
         "WASI_DETECT_WASM",
-        "target/wasm32-wasip2/release/wasi_detect.wasm",
+        "dist/wasi-detect.wasm",
         "make component",
     )
 }

@@ -1,0 +1,547 @@
+//! Implements a `wasi-nn` [`BackendInner`] using ONNX via the `ort` crate.
+
+use super::{
+    BackendError, BackendExecutionContext, BackendFromDir, BackendGraph, BackendInner, NamedTensor,
+};
+use crate::backend::{Id, read};
+use crate::wit::types::{ExecutionTarget, GraphEncoding, Tensor, TensorType};
+use crate::{ExecutionContext, Graph};
+use ort::{
+    execution_providers::{CPUExecutionProvider, ExecutionProviderDispatch},
+    inputs,
+    session::{Input, Output},
+    session::{Session, SessionInputValue, builder::GraphOptimizationLevel},
+    tensor::TensorElementType,
+    value::{Tensor as OrtTensor, ValueType},
+};
+
+#[cfg(feature = "onnx-cuda")]
+use ort::execution_providers::CUDAExecutionProvider;
+
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+
+#[derive(Default)]
+pub struct OnnxBackend();
+unsafe impl Send for OnnxBackend {}
+unsafe impl Sync for OnnxBackend {}
+
+impl BackendInner for OnnxBackend {
+    fn encoding(&self) -> GraphEncoding {
+        GraphEncoding::Onnx
+    }
+
+    fn load(&mut self, builders: &[&[u8]], target: ExecutionTarget) -> Result<Graph, BackendError> {
+        if builders.len() != 1 {
+            return Err(BackendError::InvalidNumberOfBuilders(1, builders.len()));
+        }
+
+        let pool = SessionPool::new(builders[0], target)?;
+        let box_: Box<dyn BackendGraph> = Box::new(OnnxGraph(Arc::new(pool), target));
+        Ok(box_.into())
+    }
+
+    fn as_dir_loadable<'a>(&'a mut self) -> Option<&'a mut dyn BackendFromDir> {
+        Some(self)
+    }
+}
+
+/// Configure execution providers based on the target
+fn configure_execution_providers(
+    target: ExecutionTarget,
+) -> Result<Vec<ExecutionProviderDispatch>, BackendError> {
+    match target {
+        ExecutionTarget::Cpu => {
+            // Use CPU execution provider with default configuration
+            tracing::debug!("Using CPU execution provider");
+            Ok(vec![CPUExecutionProvider::default().build()])
+        }
+        ExecutionTarget::Gpu => {
+            #[cfg(feature = "onnx-cuda")]
+            {
+                // Use CUDA execution provider for GPU acceleration
+                tracing::debug!("Using Nvidia GPU CUDA execution provider");
+                Ok(vec![CUDAExecutionProvider::default().build()])
+            }
+            #[cfg(not(feature = "onnx-cuda"))]
+            {
+                tracing::warn!("GPU CUDA execution provider is not enabled, falling back to CPU");
+                Ok(vec![CPUExecutionProvider::default().build()])
+            }
+        }
+        ExecutionTarget::Tpu => {
+            tracing::warn!(
+                "TPU execution target is not supported for ONNX backend yet, falling back to CPU"
+            );
+            Ok(vec![CPUExecutionProvider::default().build()])
+        }
+    }
+}
+
+impl BackendFromDir for OnnxBackend {
+    fn load_from_dir(
+        &mut self,
+        path: &Path,
+        target: ExecutionTarget,
+    ) -> Result<Graph, BackendError> {
+        // `wasmtime serve` preloads its `-S nn-graph` models into every new
+        // store: share one pool per file instead of building sessions (tens
+        // of milliseconds and megabytes each) for every instance. The lock
+        // is held while a pool is built, so a second store waits for the
+        // first one's sessions instead of building its own.
+        let key = format!("{}|{target:?}", path.display());
+        let mut pools = POOLS.lock().unwrap();
+        let pool = match pools.iter().find(|(k, _)| *k == key) {
+            Some((_, pool)) => pool.clone(),
+            None => {
+                let model = read(&path.join("model.onnx"))?;
+                let pool = Arc::new(SessionPool::new(&model, target)?);
+                pools.push((key, pool.clone()));
+                pool
+            }
+        };
+        let box_: Box<dyn BackendGraph> = Box::new(OnnxGraph(pool, target));
+        Ok(box_.into())
+    }
+}
+
+/// The session pools of the model files loaded so far, for the process's life.
+static POOLS: Mutex<Vec<(String, Arc<SessionPool>)>> = Mutex::new(Vec::new());
+
+/// How sessions are made: [`configure`] sets it once, before any load.
+static SETTINGS: OnceLock<PoolSettings> = OnceLock::new();
+
+/// Sessions per model and ONNX Runtime threads per session.
+#[derive(Clone, Copy, Debug)]
+pub struct PoolSettings {
+    /// Sessions of each model; as many inferences of it run at once.
+    pub sessions: usize,
+    /// Intra-op threads of each session; 0 is ONNX Runtime's default (one
+    /// per physical core).
+    pub threads: usize,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        PoolSettings {
+            sessions: 1,
+            threads: 0,
+        }
+    }
+}
+
+/// Sets how sessions are made; returns false if a model was loaded already.
+pub fn configure(settings: PoolSettings) -> bool {
+    SETTINGS.set(settings).is_ok()
+}
+
+/// ONNX Runtime sessions of one model. `ort` runs a session from one caller
+/// at a time (`run` takes `&mut`), so inferences that should overlap need
+/// sessions of their own; a compute takes a free one, or waits for one.
+struct SessionPool {
+    sessions: Vec<Mutex<Session>>,
+    next: AtomicUsize,
+}
+
+impl SessionPool {
+    fn new(model: &[u8], target: ExecutionTarget) -> Result<Self, BackendError> {
+        let settings = *SETTINGS.get_or_init(PoolSettings::default);
+        let sessions = (0..settings.sessions.max(1))
+            .map(|_| {
+                let mut builder = Session::builder()?
+                    .with_execution_providers(configure_execution_providers(target)?)?
+                    .with_optimization_level(GraphOptimizationLevel::Level3)?;
+                if settings.threads > 0 {
+                    builder = builder.with_intra_threads(settings.threads)?;
+                }
+                if settings.sessions > 1 {
+                    // Sessions share the cores: a pool thread spinning for
+                    // work would take one from another session's inference.
+                    builder = builder.with_intra_op_spinning(false)?;
+                }
+                Ok(Mutex::new(builder.commit_from_memory(model)?))
+            })
+            .collect::<Result<_, BackendError>>()?;
+        Ok(SessionPool {
+            sessions,
+            next: AtomicUsize::new(0),
+        })
+    }
+
+    /// Runs `f` on a free session, or on the next one in turn once it is free.
+    fn with_session<R>(&self, f: impl FnOnce(&mut Session) -> R) -> R {
+        for session in &self.sessions {
+            if let Ok(mut session) = session.try_lock() {
+                return f(&mut session);
+            }
+        }
+        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.sessions.len();
+        f(&mut self.sessions[i].lock().unwrap())
+    }
+}
+
+struct OnnxGraph(Arc<SessionPool>, #[allow(dead_code)] ExecutionTarget);
+unsafe impl Send for OnnxGraph {}
+unsafe impl Sync for OnnxGraph {}
+
+impl BackendGraph for OnnxGraph {
+    fn init_execution_context(&self) -> Result<ExecutionContext, BackendError> {
+        let session = self.0.sessions[0].lock().unwrap();
+        // We need to hold on to the names of the inputs in order for
+        // `set_input` to work with both indexes and names. Having the
+        // dimensions and type around is useful for validation but could be
+        // retrieved from the session.
+        let mut inputs = vec![];
+        for input in &session.inputs {
+            let shape = Shape::from_onnx_input(input)?;
+            inputs.push(TensorSlot {
+                shape,
+                tensor: None,
+            });
+        }
+        // We need to keep track of the output shapes since they are used for
+        // creating the output tensor.
+        let mut outputs = vec![];
+        for output in &session.outputs {
+            let shape = Shape::from_onnx_output(output)?;
+            outputs.push(TensorSlot {
+                shape,
+                tensor: None,
+            });
+        }
+        let box_: Box<dyn BackendExecutionContext> = Box::new(OnnxExecutionContext {
+            pool: self.0.clone(),
+            inputs,
+            outputs,
+        });
+        Ok(box_.into())
+    }
+}
+
+struct OnnxExecutionContext {
+    pool: Arc<SessionPool>,
+    inputs: Vec<TensorSlot>,
+    outputs: Vec<TensorSlot>,
+}
+
+unsafe impl Send for OnnxExecutionContext {}
+unsafe impl Sync for OnnxExecutionContext {}
+
+impl OnnxExecutionContext {
+    /// Helper function for finding the internal index of a tensor by [`Id`].
+    fn find(&self, id: Id, list: &[TensorSlot]) -> Result<usize, BackendError> {
+        let index = match id {
+            Id::Index(i) => {
+                let i = i as usize;
+                if i < list.len() {
+                    i
+                } else {
+                    return Err(BackendError::BackendAccess(wasmtime::format_err!(
+                        "incorrect tensor index: {i} >= {}",
+                        list.len()
+                    )));
+                }
+            }
+            Id::Name(n) => list.iter().position(|s| s.shape.name == n).ok_or_else(|| {
+                BackendError::BackendAccess(wasmtime::format_err!("unknown tensor name: {n}"))
+            })?,
+        };
+        Ok(index)
+    }
+
+    /// Runs the set inputs on a session of the pool: each output's
+    /// dimensions and little-endian bytes.
+    fn run(&self) -> Result<Vec<(Vec<u32>, Vec<u8>)>, BackendError> {
+        fn dimensions_as_u32(shape: &ort::tensor::Shape) -> Result<Vec<u32>, BackendError> {
+            (*shape)
+                .iter()
+                .map(|d| if *d == -1 { Ok(1) } else { convert_i64(d) })
+                .collect()
+        }
+        let mut session_inputs: Vec<SessionInputValue<'_>> = vec![];
+        for i in &self.inputs {
+            session_inputs.extend(to_input_value(i)?);
+        }
+        self.pool.with_session(|session| {
+            let session_outputs = session.run(session_inputs.as_slice())?;
+            (0..self.outputs.len())
+                .map(|i| {
+                    // TODO: fix preexisting gap--this only handles f32 tensors.
+                    let (shape, data): (&ort::tensor::Shape, &[f32]) =
+                        session_outputs[i].try_extract_tensor()?;
+                    Ok((dimensions_as_u32(shape)?, f32_slice_to_bytes(data)))
+                })
+                .collect()
+        })
+    }
+}
+
+impl BackendExecutionContext for OnnxExecutionContext {
+    fn set_input(&mut self, id: Id, tensor: &Tensor) -> Result<(), BackendError> {
+        let index = self.find(id, &self.inputs)?;
+        let input = &mut self.inputs[index];
+        if let Err(e) = input.shape.matches(tensor) {
+            return Err(e.into());
+        }
+        // Hold the tensor data on the context until `compute` is called.
+        input.tensor.replace(tensor.clone());
+        Ok(())
+    }
+
+    fn compute(
+        &mut self,
+        inputs: Option<Vec<NamedTensor>>,
+    ) -> Result<Option<Vec<NamedTensor>>, BackendError> {
+        match inputs {
+            // WIT
+            Some(inputs) => {
+                for slot in &mut self.inputs {
+                    slot.tensor = None;
+                }
+                for input in &inputs {
+                    let index = self
+                        .inputs
+                        .iter()
+                        .position(|slot| slot.shape.name == input.name);
+                    let index = match index {
+                        Some(idx) => idx,
+                        None => {
+                            // Try to convert name to index
+                            if let Ok(idx) = input.name.parse::<usize>() {
+                                if idx < self.inputs.len() {
+                                    idx
+                                } else {
+                                    return Err(BackendError::BackendAccess(
+                                        wasmtime::format_err!("Input index out of range: {idx}"),
+                                    ));
+                                }
+                            } else {
+                                return Err(BackendError::BackendAccess(wasmtime::format_err!(
+                                    "Unknown input tensor name: {}",
+                                    input.name
+                                )));
+                            }
+                        }
+                    };
+
+                    let input_slot = &mut self.inputs[index];
+                    if let Err(e) = input_slot.shape.matches(&input.tensor) {
+                        return Err(e.into());
+                    }
+                    input_slot.tensor.replace(input.tensor.clone());
+                }
+
+                let results = self.run()?;
+                let mut output_tensors = Vec::new();
+                for (output, (dimensions, data)) in self.outputs.iter_mut().zip(results) {
+                    let tensor = Tensor {
+                        dimensions,
+                        ty: output.shape.ty,
+                        data,
+                    };
+                    output.tensor.replace(tensor.clone());
+                    output_tensors.push(NamedTensor {
+                        name: output.shape.name.clone(),
+                        tensor,
+                    });
+                }
+                Ok(Some(output_tensors))
+            }
+
+            // WITX
+            None => {
+                let results = self.run()?;
+                for (output, (dimensions, data)) in self.outputs.iter_mut().zip(results) {
+                    output.tensor.replace(Tensor {
+                        dimensions,
+                        ty: output.shape.ty,
+                        data,
+                    });
+                }
+                Ok(None)
+            }
+        }
+    }
+
+    fn get_output(&mut self, id: Id) -> Result<Tensor, BackendError> {
+        let index = self.find(id, &self.outputs)?;
+        let output = &self.outputs[index];
+        if let Some(tensor) = &output.tensor {
+            Ok(tensor.clone())
+        } else {
+            Err(BackendError::BackendAccess(wasmtime::format_err!(
+                "missing output tensor: {}; has `compute` been called?",
+                output.shape.name
+            )))
+        }
+    }
+}
+
+impl From<ort::Error> for BackendError {
+    fn from(e: ort::Error) -> Self {
+        BackendError::BackendAccess(wasmtime::format_err!("{e}"))
+    }
+}
+
+/// Holds a slot for ONNX session inputs and outputs.
+///
+/// TODO: it seems unfortunate that we have to "hold" some extra data per
+/// session but in the input case, this is necessary for name-based indexing.
+struct TensorSlot {
+    shape: Shape,
+    tensor: Option<Tensor>,
+}
+
+/// Describes a tensor in ONNX terms.
+struct Shape {
+    name: String,
+    dimensions: Vec<i64>,
+    ty: TensorType,
+}
+
+impl Shape {
+    fn from_onnx_input(input: &Input) -> Result<Self, BackendError> {
+        let name = input.name.clone();
+        let (dimensions, ty) = convert_value_type(&input.input_type)?;
+        Ok(Self {
+            name,
+            dimensions,
+            ty,
+        })
+    }
+
+    fn from_onnx_output(output: &Output) -> Result<Self, BackendError> {
+        let name = output.name.clone();
+        let (dimensions, ty) = convert_value_type(&output.output_type)?;
+        Ok(Self {
+            name,
+            dimensions,
+            ty,
+        })
+    }
+
+    fn matches(&self, tensor: &Tensor) -> wasmtime::Result<()> {
+        if self.dimensions.len() != tensor.dimensions.len() {
+            return Err(wasmtime::format_err!(
+                "input tensor cardinality does not match model: {:?} != {:?}",
+                self.dimensions,
+                tensor.dimensions
+            ));
+        } else {
+            for (&shape_dim, &tensor_dim) in self.dimensions.iter().zip(tensor.dimensions.iter()) {
+                let tensor_dim = tensor_dim as i64;
+                if !is_dynamic_dimension(shape_dim) && shape_dim != tensor_dim {
+                    return Err(wasmtime::format_err!(
+                        "input tensor dimensions do not match model: {:?} != {:?}",
+                        self.dimensions,
+                        tensor.dimensions
+                    ));
+                }
+            }
+        }
+        if self.ty != tensor.ty {
+            return Err(wasmtime::format_err!(
+                "input tensor type does not match model: {:?} != {:?}",
+                self.ty,
+                tensor.ty
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn convert_value_type(vt: &ValueType) -> Result<(Vec<i64>, TensorType), BackendError> {
+    match vt {
+        ValueType::Tensor { ty, shape, .. } => {
+            let dimensions = shape.to_vec();
+            let ty = (*ty).try_into()?;
+            Ok((dimensions, ty))
+        }
+        _ => Err(BackendError::BackendAccess(wasmtime::format_err!(
+            "unsupported input type: {vt:?}"
+        ))),
+    }
+}
+
+fn convert_i64(i: &i64) -> Result<u32, BackendError> {
+    u32::try_from(*i).map_err(|d| -> BackendError {
+        wasmtime::format_err!("unable to convert dimension to u32: {d}").into()
+    })
+}
+
+impl TryFrom<TensorElementType> for TensorType {
+    type Error = BackendError;
+    fn try_from(ty: TensorElementType) -> Result<Self, Self::Error> {
+        match ty {
+            TensorElementType::Float32 => Ok(TensorType::Fp32),
+            TensorElementType::Float64 => Ok(TensorType::Fp64),
+            TensorElementType::Uint8 => Ok(TensorType::U8),
+            TensorElementType::Int32 => Ok(TensorType::I32),
+            TensorElementType::Int64 => Ok(TensorType::I64),
+            _ => Err(BackendError::BackendAccess(wasmtime::format_err!(
+                "unsupported tensor type: {ty:?}"
+            ))),
+        }
+    }
+}
+
+fn to_input_value(slot: &TensorSlot) -> Result<[SessionInputValue<'_>; 1], BackendError> {
+    match &slot.tensor {
+        Some(tensor) => match tensor.ty {
+            TensorType::Fp32 => {
+                let data = bytes_to_f32_vec(&tensor.data);
+                let dimensions: Vec<i64> = tensor
+                    .dimensions
+                    .iter()
+                    .map(|d| *d as i64) // TODO: fewer conversions
+                    .collect();
+                let ort_tensor = OrtTensor::<f32>::from_array((dimensions, data)).map_err(|e| {
+                    BackendError::BackendAccess(wasmtime::format_err!(
+                        "failed to create ONNX session input: {e}"
+                    ))
+                })?;
+                Ok(inputs![ort_tensor])
+            }
+            _ => {
+                unimplemented!("{:?} not supported by ONNX", tensor.ty);
+            }
+        },
+        None => {
+            return Err(BackendError::BackendAccess(wasmtime::format_err!(
+                "missing input tensor: {}",
+                slot.shape.name
+            )));
+        }
+    }
+}
+
+// The tensors' bytes to and from f32s in one pass each (they were copied
+// twice and converted byte by byte: milliseconds per inference).
+pub fn f32_slice_to_bytes(data: &[f32]) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(data.len() * 4);
+    for v in data {
+        bytes.extend_from_slice(&v.to_le_bytes());
+    }
+    bytes
+}
+
+pub fn bytes_to_f32_vec(data: &[u8]) -> Vec<f32> {
+    data.chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect()
+}
+
+/// Returns whether the dimension is dynamic.
+///
+/// ONNX uses [dimensional variables] (i.e., name strings) to indicate that the
+/// value of a tensor dimension is user-defined, not fixed by the model. This is
+/// useful for batching up several inference requests, e.g. When `ort` returns a
+/// dimension of this kind, though, it uses `-1` to indicate that the dimension
+/// is dynamic.
+///
+/// [dimensional variables]:
+///     https://onnx.ai/onnx/repo-docs/IR.html#static-tensor-shapes
+fn is_dynamic_dimension(d: i64) -> bool {
+    d == -1
+}
