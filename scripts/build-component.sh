@@ -16,7 +16,8 @@ built="$ROOT/target/wasm32-wasip2/release/wasi_detect.wasm"
 
 lock="$ROOT/scripts/binaryen/package-lock.json"
 binaryen="$CACHE/binaryen-$(hash_inputs "$lock")"
-if [ ! -x "$binaryen/node_modules/.bin/wasm-opt" ]; then
+wasm_opt="$binaryen/node_modules/binaryen/bin/wasm-opt"
+if [ ! -f "$wasm_opt" ]; then
     log "installing wasm-opt (npm binaryen)"
     rm -rf "$binaryen.tmp" && mkdir -p "$binaryen.tmp"
     cp "$ROOT/scripts/binaryen/package.json" "$lock" "$binaryen.tmp/"
@@ -34,7 +35,7 @@ if [ ! -f "$out" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$from" ]; then
     # off the code. The features are those the build uses (simd128 and
     # rustc's defaults for wasm32-wasip2), so no new ones appear.
     "$PYTHON" "$ROOT/scripts/shrink-component.py" "$built" "$out.tmp" \
-        node "$binaryen/node_modules/binaryen/bin/wasm-opt" -Os \
+        node "$wasm_opt" -Os \
         --enable-simd --enable-bulk-memory --enable-sign-ext --enable-mutable-globals \
         --enable-nontrapping-float-to-int --enable-multivalue --enable-reference-types
     mv "$out.tmp" "$out"

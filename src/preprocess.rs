@@ -233,12 +233,14 @@ fn resample_row(src_row: &[u8], taps: &[Taps], dst_row: &mut [u8]) {
 }
 
 /// `acc[i] += w * row[i]`: the vertical pass's inner loop, over a whole row.
-#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
-fn accumulate(acc: &mut [i32], row: &[u8], w: i32) {
+fn accumulate_scalar(acc: &mut [i32], row: &[u8], w: i32) {
     for (a, &s) in acc.iter_mut().zip(row) {
         *a += i32::from(s) * w;
     }
 }
+
+#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+use accumulate_scalar as accumulate;
 
 /// `acc[i] += w * row[i]` with WebAssembly SIMD, 16 samples a step: the
 /// component is built at `opt-level = "s"`, which does not vectorise loops.
@@ -272,9 +274,7 @@ fn accumulate(acc: &mut [i32], row: &[u8], w: i32) {
             }
         }
     }
-    for (a, &s) in acc[whole..n].iter_mut().zip(&row[whole..n]) {
-        *a += i32::from(s) * w;
-    }
+    accumulate_scalar(&mut acc[whole..n], &row[whole..n], w);
 }
 
 #[cfg(test)]

@@ -87,18 +87,18 @@ fn serve(args: &[String]) -> wasmtime::Result<()> {
         print_serve_help();
         return Ok(());
     }
-    let (gate_args, wasmtime_args) = split_host_args(args);
-    let mut gate_command = HostArgs::augment_args(clap::Command::new("serve"));
-    let gate_args = HostArgs::from_arg_matches(
-        &gate_command
-            .try_get_matches_from_mut(std::iter::once("serve".to_string()).chain(gate_args))
+    let (host_args, wasmtime_args) = split_host_args(args);
+    let mut host_command = HostArgs::augment_args(clap::Command::new("serve"));
+    let host_args = HostArgs::from_arg_matches(
+        &host_command
+            .try_get_matches_from_mut(std::iter::once("serve".to_string()).chain(host_args))
             .unwrap_or_else(|e| e.exit()),
     )?;
     wasmtime_wasi_nn::backend::onnx::configure(wasmtime_wasi_nn::backend::onnx::PoolSettings {
-        sessions: gate_args.onnx_sessions.max(1),
-        threads: gate_args.onnx_threads,
+        sessions: host_args.onnx_sessions.max(1),
+        threads: host_args.onnx_threads,
     });
-    let max_in_flight = gate_args.max_in_flight.unwrap_or_else(|| {
+    let max_in_flight = host_args.max_in_flight.unwrap_or_else(|| {
         std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1)
@@ -110,21 +110,21 @@ fn serve(args: &[String]) -> wasmtime::Result<()> {
             .unwrap_or_else(|e| e.exit())
     };
     if max_in_flight == 0 {
-        return wasmtime_serve(gate_args.addr).execute();
+        return wasmtime_serve(host_args.addr).execute();
     }
 
     // wasmtime gets a free loopback port; the gate takes the public one.
     let engine_addr = TcpListener::bind("127.0.0.1:0")?.local_addr()?;
     let engine = wasmtime_serve(engine_addr);
-    let public = TcpListener::bind(gate_args.addr)?;
+    let public = TcpListener::bind(host_args.addr)?;
     public.set_nonblocking(true)?;
     let engine_thread = std::thread::spawn(move || engine.execute());
 
     let limits = gate::Limits {
         max_in_flight,
-        max_queue: gate_args.max_queue,
-        budget: gate_args.request_budget,
-        max_body: gate_args.max_body,
+        max_queue: host_args.max_queue,
+        budget: host_args.request_budget,
+        max_body: host_args.max_body,
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -139,7 +139,7 @@ fn serve(args: &[String]) -> wasmtime::Result<()> {
         }
         eprintln!(
             "Gate on http://{} (at most {} at once, {} waiting, {} ms budget)",
-            gate_args.addr,
+            host_args.addr,
             limits.max_in_flight,
             limits.max_queue,
             limits.budget.as_millis()
@@ -166,15 +166,15 @@ async fn wait_for<T>(thread: &std::thread::JoinHandle<T>) {
 
 /// Takes the host's flags (`--flag value` or `--flag=value`) out of `args`.
 fn split_host_args(args: &[String]) -> (Vec<String>, Vec<String>) {
-    let (mut gate, mut rest) = (Vec::new(), Vec::new());
+    let (mut host, mut rest) = (Vec::new(), Vec::new());
     let mut i = 0;
     while i < args.len() {
         let arg = &args[i];
         let flag = arg.split('=').next().unwrap_or(arg);
         if HOST_FLAGS.contains(&flag) {
-            gate.push(arg.clone());
+            host.push(arg.clone());
             if !arg.contains('=') && i + 1 < args.len() {
-                gate.push(args[i + 1].clone());
+                host.push(args[i + 1].clone());
                 i += 1;
             }
         } else {
@@ -182,15 +182,15 @@ fn split_host_args(args: &[String]) -> (Vec<String>, Vec<String>) {
         }
         i += 1;
     }
-    (gate, rest)
+    (host, rest)
 }
 
 fn print_serve_help() {
-    let mut gate =
+    let mut host =
         HostArgs::augment_args(clap::Command::new("wasi-detect-host serve").about(
             "The host's flags (gate, ONNX backend); all others are wasmtime serve's (below).",
         ));
-    let _ = gate.print_help();
+    let _ = host.print_help();
     println!("\n");
     let mut wasmtime = ServeCommand::command().name("wasmtime serve");
     let _ = wasmtime.print_help();
@@ -231,8 +231,8 @@ mod tests {
         ]
         .map(String::from)
         .to_vec();
-        let (gate, rest) = split_host_args(&args);
-        assert_eq!(gate, ["--addr", "0.0.0.0:1", "--max-queue=3"]);
+        let (host, rest) = split_host_args(&args);
+        assert_eq!(host, ["--addr", "0.0.0.0:1", "--max-queue=3"]);
         assert_eq!(rest, ["-S", "nn", "--dir", "a::b", "x.wasm"]);
     }
 

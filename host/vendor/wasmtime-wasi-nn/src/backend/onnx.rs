@@ -187,29 +187,33 @@ unsafe impl Sync for OnnxGraph {}
 
 impl BackendGraph for OnnxGraph {
     fn init_execution_context(&self) -> Result<ExecutionContext, BackendError> {
-        let session = self.0.sessions[0].lock().unwrap();
-        // We need to hold on to the names of the inputs in order for
-        // `set_input` to work with both indexes and names. Having the
-        // dimensions and type around is useful for validation but could be
-        // retrieved from the session.
-        let mut inputs = vec![];
-        for input in &session.inputs {
-            let shape = Shape::from_onnx_input(input)?;
-            inputs.push(TensorSlot {
-                shape,
-                tensor: None,
-            });
-        }
-        // We need to keep track of the output shapes since they are used for
-        // creating the output tensor.
-        let mut outputs = vec![];
-        for output in &session.outputs {
-            let shape = Shape::from_onnx_output(output)?;
-            outputs.push(TensorSlot {
-                shape,
-                tensor: None,
-            });
-        }
+        // Every session of the pool has the same inputs and outputs: read
+        // them from a free one rather than wait for a busy one.
+        let (inputs, outputs) = self.0.with_session(|session| {
+            // We need to hold on to the names of the inputs in order for
+            // `set_input` to work with both indexes and names. Having the
+            // dimensions and type around is useful for validation but could be
+            // retrieved from the session.
+            let mut inputs = vec![];
+            for input in &session.inputs {
+                let shape = Shape::from_onnx_input(input)?;
+                inputs.push(TensorSlot {
+                    shape,
+                    tensor: None,
+                });
+            }
+            // We need to keep track of the output shapes since they are used for
+            // creating the output tensor.
+            let mut outputs = vec![];
+            for output in &session.outputs {
+                let shape = Shape::from_onnx_output(output)?;
+                outputs.push(TensorSlot {
+                    shape,
+                    tensor: None,
+                });
+            }
+            Ok::<_, BackendError>((inputs, outputs))
+        })?;
         let box_: Box<dyn BackendExecutionContext> = Box::new(OnnxExecutionContext {
             pool: self.0.clone(),
             inputs,
