@@ -183,52 +183,18 @@ fn resize_rgb(src: &[u8], sw: usize, sh: usize, dw: usize, dh: usize) -> Vec<u8>
 
 /// One row of the horizontal pass: each output pixel is its taps' weighted
 /// sum of input pixels, per channel.
-#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
 fn resample_row(src_row: &[u8], taps: &[Taps], dst_row: &mut [u8]) {
     for (t, dst_px) in taps.iter().zip(dst_row.chunks_exact_mut(3)) {
         let window = &src_row[t.first * 3..][..t.weights.len() * 3];
-        let acc = weighted_pixel(window, &t.weights, [HALF; 3]);
-        dst_px.copy_from_slice(&acc.map(clip8));
-    }
-}
-
-/// `acc` plus the weighted sum of the RGB pixels in `window`.
-fn weighted_pixel(window: &[u8], weights: &[i32], mut acc: [i32; 3]) -> [i32; 3] {
-    for (&w, px) in weights.iter().zip(window.chunks_exact(3)) {
-        acc[0] += i32::from(px[0]) * w;
-        acc[1] += i32::from(px[1]) * w;
-        acc[2] += i32::from(px[2]) * w;
-    }
-    acc
-}
-
-/// The horizontal pass with WebAssembly SIMD: a pixel's three samples
-/// (and the next pixel's first, whose lane is ignored) in one vector, so a
-/// tap is one multiply-add instead of three.
-#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-fn resample_row(src_row: &[u8], taps: &[Taps], dst_row: &mut [u8]) {
-    use core::arch::wasm32::*;
-    for (t, dst_px) in taps.iter().zip(dst_row.chunks_exact_mut(3)) {
-        let window = &src_row[t.first * 3..][..t.weights.len() * 3];
-        // A tap loads 4 bytes: all but the row's last pixel have a 4th.
-        let ends_row = t.first * 3 + window.len() == src_row.len();
-        let vector_taps = t.weights.len() - usize::from(ends_row && !t.weights.is_empty());
-        let mut acc = i32x4_splat(HALF);
-        for (k, &w) in t.weights[..vector_taps].iter().enumerate() {
-            // SAFETY: k < vector_taps, so bytes 3k..3k+4 of the row from
-            // `window`'s start are inside `src_row` (checked above), and
-            // v128_load32_zero has no alignment requirement.
-            let px = unsafe { v128_load32_zero(window.as_ptr().add(3 * k) as *const u32) };
-            let px = u32x4_extend_low_u16x8(u16x8_extend_low_u8x16(px));
-            acc = i32x4_add(acc, i32x4_mul(px, i32x4_splat(w)));
+        let mut acc = [HALF; 3];
+        for (&w, px) in t.weights.iter().zip(window.chunks_exact(3)) {
+            acc[0] += i32::from(px[0]) * w;
+            acc[1] += i32::from(px[1]) * w;
+            acc[2] += i32::from(px[2]) * w;
         }
-        let acc = [
-            i32x4_extract_lane::<0>(acc),
-            i32x4_extract_lane::<1>(acc),
-            i32x4_extract_lane::<2>(acc),
-        ];
-        let rest = weighted_pixel(&window[3 * vector_taps..], &t.weights[vector_taps..], acc);
-        dst_px.copy_from_slice(&rest.map(clip8));
+        dst_px[0] = clip8(acc[0]);
+        dst_px[1] = clip8(acc[1]);
+        dst_px[2] = clip8(acc[2]);
     }
 }
 
