@@ -6,11 +6,14 @@ On this machine, with the same model files and the same images:
   model-only latency after warm-up;
 - end to end through the real host and component over HTTP, warm, per image,
   and its ratio to the engine alone;
+- the same requests to bench/peer.py, the plain Python server (http.server,
+  Pillow, ONNX Runtime) a user would compare us with;
 - where the time goes inside the component (its Server-Timing header);
 - cold start: server start to first answer, with and without a precompiled
   component, and the first /predict after /warm;
 - throughput at 1, 2 and 4 connections (wrk) with the host's two ONNX
   settings (--onnx-sessions, --onnx-threads), the host's RSS;
+- the component's linear memory after one request of each image;
 - the component's size.
 
 Writes BENCHMARKS.md, docs/bench.svg and target/bench/results.json.
@@ -34,7 +37,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import ExifTags, Image, ImageOps
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "reference"))
@@ -45,14 +48,18 @@ import wrk  # noqa: E402
 OUT = ROOT / "target" / "bench"
 HOST = ROOT / "target" / "host" / "wasi-detect-host"
 WASM = ROOT / "dist" / "wasi-detect.wasm"
+PEER = ROOT / "bench" / "peer.py"
 BACKENDS = {"onnx": "nanodet", "openvino": "nanodet-ov"}
 SMALL, LARGE, PNG = "photo 640x480 JPEG", "phone 4000x3000 JPEG", "photo 741x500 PNG"
+ROTATED = "phone 4000x3000 JPEG, EXIF 6"
+# 12-megapixel photos take longer a request than the others: fewer of them.
+MEGAPIXELS_12 = (LARGE, ROTATED)
 
 
 # --- images -----------------------------------------------------------------
 
 def make_images() -> dict[str, Path]:
-    """The three benchmark images, made from the test photos (deterministic)."""
+    """The benchmark images, made from the test photos (deterministic)."""
     OUT.mkdir(parents=True, exist_ok=True)
     src = Image.open(ROOT / "tests" / "fixtures" / "motorcycle_left.png").convert("RGB")
     images = {}
@@ -65,6 +72,24 @@ def make_images() -> dict[str, Path]:
     images[LARGE] = OUT / "large.jpg"
     large.save(images[LARGE], quality=80)
     assert images[LARGE].stat().st_size < 5 * 1024 * 1024
+    # The same photo taken by a phone held upright: the sensor's 4000x3000
+    # pixels are stored as they came, and EXIF orientation 6 turns them to
+    # the upright 3000x4000 portrait on display. The portrait frame is the
+    # photo's middle, the motorcycle's front.
+    upright = src.crop((183, 0, 558, 500)).resize((3000, 4000), Image.Resampling.BICUBIC)
+    exif = Image.Exif()
+    exif[ExifTags.Base.Orientation] = 6
+    images[ROTATED] = OUT / "large-exif6.jpg"
+    upright.transpose(Image.Transpose.ROTATE_90).save(images[ROTATED], quality=80, exif=exif)
+    assert images[ROTATED].stat().st_size < 5 * 1024 * 1024
+    with Image.open(images[ROTATED]) as stored:
+        assert stored.size == (4000, 3000)
+        shown = ImageOps.exif_transpose(stored)
+    # Upright on display: the JPEG's loss only, not a picture turned a quarter.
+    assert shown.size == upright.size
+    error = np.abs(np.asarray(shown.reduce(8), np.float32)
+                   - np.asarray(upright.reduce(8), np.float32)).mean()
+    assert error < 4, f"{images[ROTATED]} is not upright on display (mean error {error:.1f})"
     images[PNG] = ROOT / "tests" / "fixtures" / "motorcycle_left.png"
     return images
 
@@ -119,9 +144,12 @@ class Server:
     def __init__(self, backend: str, wasm: Path = WASM, args: list[str] = ()):
         self.port = free_port()
         env = os.environ | {"PORT": str(self.port), "BACKEND": backend, "WASM": str(wasm)}
+        self.start(["bash", str(ROOT / "scripts" / "serve.sh"), *args], env)
+
+    def start(self, command: list[str], env: dict | None = None):
         self.started = time.perf_counter()
         self.process = subprocess.Popen(
-            ["bash", str(ROOT / "scripts" / "serve.sh"), *args], env=env,
+            command, env=env,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
 
     def connect(self) -> http.client.HTTPConnection:
@@ -137,13 +165,25 @@ class Server:
         self.process.wait()
 
 
+class Peer(Server):
+    """bench/peer.py on a free port: the plain Python server, ONNX Runtime."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.start([sys.executable, str(PEER), "--port", str(self.port),
+                    "--model", str(ROOT / "models" / BACKENDS["onnx"] / "model.onnx")])
+
+
 @contextlib.contextmanager
-def serving(*args, **kwargs):
-    server = Server(*args, **kwargs)
+def running(server: Server):
     try:
         yield server
     finally:
         server.stop()
+
+
+def serving(*args, **kwargs):
+    return running(Server(*args, **kwargs))
 
 
 def post(conn: http.client.HTTPConnection, image: bytes, media: str):
@@ -181,7 +221,8 @@ def media_of(path: Path) -> str:
 
 
 def end_to_end(server: Server, path: Path, n: int) -> dict:
-    """Warm latency over one keep-alive connection, and the step medians."""
+    """Warm latency over one keep-alive connection, and the step medians
+    (none for the peer, which sends no Server-Timing)."""
     image, media = path.read_bytes(), media_of(path)
     conn = server.connect()
     for _ in range(5):
@@ -196,6 +237,37 @@ def end_to_end(server: Server, path: Path, n: int) -> dict:
     result = percentiles(samples)
     result["steps"] = {k: statistics.median(v) for k, v in steps.items()}
     return result
+
+
+def get_json(server: Server, path: str) -> dict:
+    conn = server.connect()
+    conn.request("GET", path)
+    r = conn.getresponse()
+    body = r.read()
+    if r.status != 200:
+        raise RuntimeError(f"{path} answered {r.status}: {body[:200]!r}")
+    return json.loads(body)
+
+
+def peak_memory(images: dict[str, Path]) -> dict[str, int]:
+    """The component's linear memory after one request of each image, in bytes
+    (/warm's `memory_bytes`), and before any. It only grows, so each image
+    gets a fresh server, and one request in flight keeps the request and
+    /warm in one instance (as tests/memory.rs)."""
+    peaks = {}
+    for name, path in {"/warm alone, no image": None, **images}.items():
+        with serving("onnx", args=["--max-in-flight", "1"]) as server:
+            if path is not None:
+                first_answer(server, path.read_bytes(), media_of(path))
+            while True:
+                try:
+                    peaks[name] = get_json(server, "/warm")["memory_bytes"]
+                    break
+                except (ConnectionError, OSError):
+                    if server.process.poll() is not None:
+                        raise RuntimeError("the server exited")
+                    time.sleep(0.002)
+    return peaks
 
 
 class RssSampler(threading.Thread):
@@ -221,9 +293,7 @@ def run(args) -> dict:
     tensor = detect.to_tensor(canvas)
     results = {
         "machine": machine(),
-        "images": {k: {"path": str(v.relative_to(ROOT)), "bytes": v.stat().st_size,
-                       "size": "x".join(map(str, Image.open(v).size))}
-                   for k, v in images.items()},
+        "images": {k: image_facts(v) for k, v in images.items()},
         "native": {}, "e2e": {}, "cold": {}, "throughput": {},
     }
     backends = ["onnx", "openvino"] if not args.quick else ["onnx"]
@@ -233,10 +303,17 @@ def run(args) -> dict:
         print(f"[bench] {backend}: end to end", file=sys.stderr)
         with serving(backend) as server:
             first_answer(server, small.read_bytes(), "image/jpeg")
-            # The 12-megapixel photo takes seconds a request: fewer of them.
-            results["e2e"][backend] = {
-                name: end_to_end(server, path, max(10, args.n // 4) if name == LARGE else args.n)
-                for name, path in images.items()}
+            results["e2e"][backend] = {name: end_to_end(server, path, requests(name, args))
+                                       for name, path in images.items()}
+
+    # After our servers stopped, so that nothing else runs beside it.
+    print("[bench] the Python peer (ONNX Runtime): end to end", file=sys.stderr)
+    with running(Peer()) as peer:
+        first_answer(peer, small.read_bytes(), "image/jpeg")
+        results["peer"] = {name: end_to_end(peer, path, requests(name, args))
+                           for name, path in images.items()}
+    print("[bench] linear memory per image", file=sys.stderr)
+    results["memory"] = peak_memory(images)
 
     print("[bench] the component's steps natively (criterion)", file=sys.stderr)
     results["criterion"] = criterion(args)
@@ -247,6 +324,18 @@ def run(args) -> dict:
     results["size"] = {"bytes": WASM.stat().st_size,
                        "gzip": len(gzip.compress(WASM.read_bytes(), 9))}
     return results
+
+
+def image_facts(path: Path) -> dict:
+    with Image.open(path) as img:
+        return {"path": str(path.relative_to(ROOT)), "bytes": path.stat().st_size,
+                "size": "x".join(map(str, img.size)),
+                "displayed": "x".join(map(str, detect.displayed_size(img)))}
+
+
+def requests(image: str, args) -> int:
+    """Timed requests for an image: fewer of the slow 12-megapixel ones."""
+    return max(10, args.n // 4) if image in MEGAPIXELS_12 else args.n
 
 
 def criterion(args) -> dict[str, float]:

@@ -14,6 +14,16 @@ STEP_NAMES = {
     "copy-out": "outputs copied back", "postprocess": "post-processing",
     "json": "JSON",
 }
+# End to end over the engine alone, ONNX Runtime, per image (bench.py's
+# names): what a run must reach. The small photo's 1.25x stays the
+# long-run goal beside these.
+E2E_GOALS = {
+    "photo 640x480 JPEG": 1.4,
+    "phone 4000x3000 JPEG": 2.5,
+    "phone 4000x3000 JPEG, EXIF 6": 2.5,
+    "photo 741x500 PNG": 1.6,
+}
+MIB = 1024 * 1024
 
 
 def ms(v: float) -> str:
@@ -44,7 +54,10 @@ def write(r: dict, markdown: Path, svg: Path) -> None:
         "| --- | --- | --- | --- |",
     ]
     for name, img in r["images"].items():
-        lines.append(f"| {name} | `{img['path']}` | {img['size']} | {img['bytes']:,} |")
+        pixels = img["size"]
+        if img.get("displayed", pixels) != pixels:
+            pixels += f" (displayed {img['displayed']})"
+        lines.append(f"| {name} | `{img['path']}` | {pixels} | {img['bytes']:,} |")
 
     lines += ["", "## The engine alone against end to end", "",
               "The engine alone: the model called natively from Python on the small photo's",
@@ -52,7 +65,8 @@ def write(r: dict, markdown: Path, svg: Path) -> None:
               "End to end: `POST /predict` over HTTP to the real host (`scripts/serve.sh`:",
               "the gate, wasmtime serve, the component, wasi-nn), warm, one keep-alive",
               "connection, after 5 warm-up requests. Ratio: end-to-end p50 over the",
-              "engine's p50 on the same backend (target: at most 1.25 for the small photo).",
+              "engine's p50 on the same backend (targets: at most 1.25 for the small photo",
+              "in the long run; the goal per image, ONNX Runtime, in Targets above).",
               "",
               "| backend | what | n | p50 | p90 | p99 | ratio (p50) |",
               "| --- | --- | --- | --- | --- | --- | --- |"]
@@ -63,6 +77,24 @@ def write(r: dict, markdown: Path, svg: Path) -> None:
         for image, e in r["e2e"][backend].items():
             lines.append(f"| {ENGINES[backend]} | end to end, {image} | {e['n']} | {ms(e['p50'])} "
                          f"| {ms(e['p90'])} | {ms(e['p99'])} | {e['p50'] / nat['p50']:.2f} |")
+
+    if r.get("peer"):
+        ours = r["e2e"]["onnx"]
+        lines += ["", "## Against a plain Python server", "",
+                  "The peer, `bench/peer.py`, is the plain Python server one would write to",
+                  "serve the same model: the standard library's `http.server`, Pillow (large",
+                  "JPEGs decoded at a reduced scale with `Image.draft`, the component's rule),",
+                  "NumPy, ONNX Runtime with default session options, and the reference",
+                  "detector's pre- and post-processing. It is measured exactly as the",
+                  "component, by the same code: the same images, warm, one keep-alive",
+                  "connection, the same number of requests, once the component's servers",
+                  "have stopped. Ours: the component end to end with ONNX Runtime (above).",
+                  "Target: ours / peer at most 1.0 (p50) on every image.", "",
+                  "| image | n | ours p50 | peer p50 | peer p90 | peer p99 | ours / peer (p50) |",
+                  "| --- | --- | --- | --- | --- | --- | --- |"]
+        for image, e in r["peer"].items():
+            lines.append(f"| {image} | {e['n']} | {ms(ours[image]['p50'])} | {ms(e['p50'])} "
+                         f"| {ms(e['p90'])} | {ms(e['p99'])} | {ours[image]['p50'] / e['p50']:.2f} |")
 
     lines += ["", "## Where the time goes", "",
               "Medians of the component's `Server-Timing` header over the end-to-end runs",
@@ -117,6 +149,16 @@ def write(r: dict, markdown: Path, svg: Path) -> None:
     for name, t in r["throughput"].items():
         lines.append(f"Peak host RSS, {name}: {t['peak_rss_mb']:.0f} MB.  ")
 
+    if r.get("memory"):
+        lines += ["", "## Memory", "",
+                  "The component's linear memory (`/warm`'s `memory_bytes`) after one",
+                  "`/predict` of each image, ONNX Runtime: a fresh server per image, since an",
+                  "instance's memory only grows, with one request in flight so that",
+                  "`/predict` and `/warm` run in one instance.", "",
+                  "| after | linear memory, MiB |", "| --- | --- |"]
+        for name, size in r["memory"].items():
+            lines.append(f"| {name} | {size / MIB:.1f} |")
+
     s = r["size"]
     lines += ["", "## Size", "",
               "| artifact | bytes | gzipped | share of a 50 MB function budget |",
@@ -140,6 +182,18 @@ def targets(r: dict) -> list[str]:
         rows.append((f"warm end to end p50 <= 1.25x the engine alone, {small}, {ENGINES[backend]}",
                      f"{ratio:.2f}x ({r['e2e'][backend][small]['p50']:.1f} / {nat['p50']:.1f} ms)",
                      ratio <= 1.25))
+    native = r["native"].get("onnx")
+    for image, goal in E2E_GOALS.items():
+        e = r["e2e"].get("onnx", {}).get(image)
+        if native and e:
+            ratio = e["p50"] / native["p50"]
+            rows.append((f"warm end to end p50 <= {goal}x the engine alone, {image}, ONNX Runtime",
+                         f"{ratio:.2f}x ({e['p50']:.1f} / {native['p50']:.1f} ms)", ratio <= goal))
+    for image, peer in r.get("peer", {}).items():
+        ours = r["e2e"]["onnx"][image]["p50"]
+        ratio = ours / peer["p50"]
+        rows.append((f"warm end to end p50 <= the Python peer's, {image}, ONNX Runtime",
+                     f"{ratio:.2f}x ({ours:.1f} / {peer['p50']:.1f} ms)", ratio <= 1.0))
     first = r["cold"]["precompiled (.cwasm)"]["p50"]
     rows.append(("first /predict answer <= 150 ms after the server starts (precompiled)",
                  f"{first:.0f} ms", first <= 150))

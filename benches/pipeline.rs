@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use wasi_detect::api::detections_json;
 use wasi_detect::decode::{decode_stored, Format};
 use wasi_detect::postprocess::{detect, Filter};
-use wasi_detect::preprocess::{letterbox_resize, to_tensor, Letterbox};
+use wasi_detect::preprocess::{letterbox_resize, needed_size, to_tensor, Letterbox};
 
 fn read(path: &str) -> Vec<u8> {
     std::fs::read(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(path)).unwrap()
@@ -43,16 +43,18 @@ fn steps(c: &mut Criterion) {
     ] {
         let bytes = read(path);
         c.bench_function(&format!("decode {name}"), |b| {
-            b.iter(|| decode_stored(black_box(&bytes), format).unwrap())
+            b.iter(|| decode_stored(black_box(&bytes), format, needed_size).unwrap())
         });
         c.bench_function(&format!("orient {name}"), |b| {
             b.iter_batched(
-                || decode_stored(&bytes, format).unwrap(),
+                || decode_stored(&bytes, format, needed_size).unwrap(),
                 |stored| stored.upright(),
                 criterion::BatchSize::LargeInput,
             )
         });
-        let image = decode_stored(&bytes, format).unwrap().upright();
+        let image = decode_stored(&bytes, format, needed_size)
+            .unwrap()
+            .upright();
         c.bench_function(&format!("letterbox {name}"), |b| {
             b.iter(|| letterbox_resize(black_box(&image.pixels), image.width, image.height))
         });

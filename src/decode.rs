@@ -5,9 +5,6 @@
 
 use std::fmt;
 use std::io::Cursor;
-use zune_core::bytestream::ZCursor;
-use zune_core::colorspace::ColorSpace;
-use zune_core::options::DecoderOptions;
 
 /// Largest image accepted, in pixels (e.g. 8000 x 4000). Bounds the memory a
 /// request can take whatever its (at most 5 MB) compressed size.
@@ -57,6 +54,27 @@ pub struct RgbImage {
     pub width: u32,
     pub height: u32,
     pub pixels: Vec<u8>,
+    /// How many of the photo's pixels one pixel here spans along each side:
+    /// 1, or 2, 4 or 8 for a JPEG decoded at a reduced DCT scale.
+    pub reduction: u32,
+    /// The photo's own size: `width` x `height` times `reduction`, less
+    /// what the last, partial 8x8 blocks round up.
+    pub photo_width: u32,
+    pub photo_height: u32,
+}
+
+impl RgbImage {
+    /// Every pixel of a `width` x `height` photo.
+    pub fn full(width: u32, height: u32, pixels: Vec<u8>) -> Self {
+        RgbImage {
+            width,
+            height,
+            pixels,
+            reduction: 1,
+            photo_width: width,
+            photo_height: height,
+        }
+    }
 }
 
 /// Why bytes could not be turned into pixels.
@@ -111,9 +129,10 @@ impl fmt::Display for DecodeError {
     }
 }
 
-/// Decodes `bytes`, which the client says are `declared`, to upright RGB8.
+/// Decodes `bytes`, which the client says are `declared`, to upright RGB8,
+/// every pixel.
 pub fn decode(bytes: &[u8], declared: Format) -> Result<RgbImage, DecodeError> {
-    decode_stored(bytes, declared).map(Stored::upright)
+    decode_stored(bytes, declared, |width, height| (width, height)).map(Stored::upright)
 }
 
 /// Pixels as the file stores them, with the EXIF orientation that shows them
@@ -132,7 +151,18 @@ impl Stored {
 }
 
 /// Decodes `bytes`, which the client says are `declared`, to RGB8 as stored.
-pub fn decode_stored(bytes: &[u8], declared: Format) -> Result<Stored, DecodeError> {
+///
+/// `needed(width, height)` is the smallest size the caller will use of a
+/// `width` x `height` image (as stored): for the model, the size it is
+/// resized to. A JPEG at least twice that on both sides is decoded at 1/2,
+/// 1/4 or 1/8 scale by scaling its inverse DCT ([`jpeg_reduction`]), which
+/// skips most of the work and memory of a phone photo; PNGs are always
+/// decoded whole.
+pub fn decode_stored(
+    bytes: &[u8],
+    declared: Format,
+    needed: impl Fn(u32, u32) -> (u32, u32),
+) -> Result<Stored, DecodeError> {
     let found = Format::sniff(bytes);
     if found != Some(declared) {
         return Err(DecodeError::WrongFormat { declared, found });
@@ -154,8 +184,9 @@ pub fn decode_stored(bytes: &[u8], declared: Format) -> Result<Stored, DecodeErr
             return Err(DecodeError::TooManyPixels { width, height });
         }
     }
-    // The JPEG decoder fills a cut-off scan with grey rather than failing;
-    // detections on half an image would be silently wrong.
+    // A JPEG must reach its end marker: decoders differ on a cut-off scan
+    // (some fill the rest with grey), and detections on half an image would
+    // be silently wrong.
     if let Some(problem) = header.problem {
         return Err(corrupt(problem.into()));
     }
@@ -168,44 +199,137 @@ pub fn decode_stored(bytes: &[u8], declared: Format) -> Result<Stored, DecodeErr
             Ok(())
         }
     };
+    if let Some((width, height)) = header.dimensions {
+        check(width, height)?;
+    }
     match declared {
-        Format::Jpeg => decode_jpeg(bytes, check),
+        Format::Jpeg => decode_jpeg(bytes, check, needed),
         Format::Png => decode_png(bytes, check),
     }
 }
 
-/// JPEG (baseline or progressive; grey, YCbCr, CMYK or YCCK) to RGB8, with
-/// zune-jpeg, which converts every colour space to RGB itself.
+/// How much smaller than stored a `width` x `height` JPEG can be decoded
+/// when the caller needs `needed` (width, height) of it: the largest of 8,
+/// 4, 2 and 1 that divides neither side below what is needed. The same rule
+/// as Pillow's `Image.draft` (libjpeg's `scale_denom`), so the reference
+/// pipeline makes the same choice.
+pub fn jpeg_reduction(width: u32, height: u32, needed: (u32, u32)) -> u32 {
+    let room = (width / needed.0.max(1)).min(height / needed.1.max(1));
+    [8, 4, 2, 1].into_iter().find(|&r| room >= r).unwrap_or(1)
+}
+
+/// JPEG (baseline or progressive; grey, YCbCr, RGB, CMYK or YCCK) to RGB8,
+/// with jpeg-decoder. It is the one maintained Rust decoder that scales its
+/// inverse DCT (4x4, 2x2 or 1x1 pixels straight from each 8x8 block's
+/// coefficients), so a phone photo costs little more than its Huffman
+/// decode; and in wasm it decodes full-size photos faster than zune-jpeg
+/// too (its IDCT and colour conversion use WebAssembly SIMD): 3.0 against
+/// 3.5 ms for a 640x480 photo, measured in the component.
 fn decode_jpeg(
     bytes: &[u8],
     check: impl Fn(u32, u32) -> Result<(), DecodeError>,
+    needed: impl Fn(u32, u32) -> (u32, u32),
 ) -> Result<Stored, DecodeError> {
-    let corrupt = |e: zune_jpeg::errors::DecodeErrors| DecodeError::Corrupt {
+    let corrupt = |reason: String| DecodeError::Corrupt {
         format: Format::Jpeg,
-        reason: e.to_string(),
+        reason,
     };
-    let options = DecoderOptions::default()
-        // Lenient like browsers: a damaged scan decodes as far as it goes.
-        .set_strict_mode(false)
-        .set_max_width(MAX_SIDE as usize)
-        .set_max_height(MAX_SIDE as usize)
-        .jpeg_set_out_colorspace(ColorSpace::RGB);
-    let mut decoder = zune_jpeg::JpegDecoder::new_with_options(ZCursor::new(bytes), options);
-    decoder.decode_headers().map_err(corrupt)?;
-    let (width, height) = decoder.dimensions().unwrap_or((0, 0));
-    let (width, height) = (width as u32, height as u32);
+    let mut decoder = jpeg_decoder::Decoder::new(bytes);
+    decoder.read_info().map_err(|e| corrupt(e.to_string()))?;
+    let info = decoder
+        .info()
+        .ok_or_else(|| corrupt("no frame header".into()))?;
+    let (width, height) = (u32::from(info.width), u32::from(info.height));
     check(width, height)?;
+    // jpeg-decoder picks the smallest DCT size at which either side reaches
+    // the size asked for: ask for the longer side only (the other can never
+    // be reached), which is at least 416 pixels when reduced, so exactly
+    // `reduction` reaches it.
+    let reduction = jpeg_reduction(width, height, needed(width, height));
+    let scaled = |len: u32| len.div_ceil(reduction);
+    let ask = |len: u32| u16::try_from(scaled(len)).unwrap_or(u16::MAX);
+    let asked = if width >= height {
+        (ask(width), u16::MAX)
+    } else {
+        (u16::MAX, ask(height))
+    };
+    let (w, h) = decoder
+        .scale(asked.0, asked.1)
+        .map_err(|e| corrupt(e.to_string()))?;
+    let (w, h) = (u32::from(w), u32::from(h));
+    if (w, h) != (scaled(width), scaled(height)) {
+        return Err(corrupt(format!(
+            "the decoder scaled {width}x{height} to {w}x{h}, not 1/{reduction}"
+        )));
+    }
+    // A phone photo at 1/8 scale, its most common case, from the DC
+    // coefficients alone (the `jpeg-dc` crate); what that path does not take
+    // goes through jpeg-decoder.
+    let eighth = (reduction == 8)
+        .then(|| jpeg_dc::decode_eighth(bytes))
+        .flatten()
+        .filter(|&(dw, dh, _)| (dw, dh) == (w, h));
+    let pixels = match eighth {
+        Some((_, _, pixels)) => pixels,
+        None => jpeg_pixels(&mut decoder, info.pixel_format)?,
+    };
+    if pixels.len() as u64 != u64::from(w) * u64::from(h) * 3 {
+        return Err(corrupt(format!(
+            "the decoder gave {} bytes for {w}x{h} pixels",
+            pixels.len()
+        )));
+    }
     // A broken EXIF block is not worth refusing the photo for: show it as stored.
-    let orientation = decoder.exif().map_or(1, |exif| exif_orientation(exif));
-    let pixels = decoder.decode().map_err(corrupt)?;
+    let orientation = decoder.exif_data().map_or(1, exif_orientation);
     Ok(Stored {
         image: RgbImage {
-            width,
-            height,
+            width: w,
+            height: h,
             pixels,
+            reduction,
+            photo_width: width,
+            photo_height: height,
         },
         orientation,
     })
+}
+
+/// jpeg-decoder's pixels, at the scale set, as RGB8.
+fn jpeg_pixels(
+    decoder: &mut jpeg_decoder::Decoder<&[u8]>,
+    format: jpeg_decoder::PixelFormat,
+) -> Result<Vec<u8>, DecodeError> {
+    let corrupt = |reason: String| DecodeError::Corrupt {
+        format: Format::Jpeg,
+        reason,
+    };
+    let samples = decoder.decode().map_err(|e| corrupt(e.to_string()))?;
+    Ok(match format {
+        jpeg_decoder::PixelFormat::RGB24 => samples,
+        jpeg_decoder::PixelFormat::L8 => samples.iter().flat_map(|&v| [v, v, v]).collect(),
+        jpeg_decoder::PixelFormat::CMYK32 => cmyk_to_rgb(&samples),
+        jpeg_decoder::PixelFormat::L16 => {
+            return Err(corrupt(
+                "12-bit JPEGs are not supported; save it with 8 bits per sample".into(),
+            ))
+        }
+    })
+}
+
+/// CMYK (as jpeg-decoder gives it: 0 is no ink, Adobe's inversion undone) to
+/// RGB, with Pillow's formula and rounding: each of C, M, Y scaled by the
+/// paper K leaves.
+fn cmyk_to_rgb(cmyk: &[u8]) -> Vec<u8> {
+    let mul_div_255 = |a: u32, b: u32| {
+        let t = a * b + 128;
+        ((t >> 8) + t) >> 8
+    };
+    cmyk.chunks_exact(4)
+        .flat_map(|p| {
+            let paper = 255 - u32::from(p[3]);
+            [0, 1, 2].map(|c| (paper - mul_div_255(u32::from(p[c]), paper)) as u8)
+        })
+        .collect()
 }
 
 /// PNG (any bit depth and colour type, interlaced or not; an animated PNG's
@@ -260,11 +384,7 @@ fn decode_png(
         }
     };
     Ok(Stored {
-        image: RgbImage {
-            width,
-            height,
-            pixels,
-        },
+        image: RgbImage::full(width, height, pixels),
         orientation,
     })
 }
@@ -429,10 +549,18 @@ fn upright(image: RgbImage, orientation: u16) -> RgbImage {
             pixels[dst..dst + 3].copy_from_slice(&image.pixels[src..src + 3]);
         }
     }
+    let (photo_width, photo_height) = if turned {
+        (image.photo_height, image.photo_width)
+    } else {
+        (image.photo_width, image.photo_height)
+    };
     RgbImage {
         width: out_w as u32,
         height: out_h as u32,
         pixels,
+        reduction: image.reduction,
+        photo_width,
+        photo_height,
     }
 }
 
@@ -455,6 +583,19 @@ mod tests {
             .encode_image(img)
             .unwrap();
         out
+    }
+
+    /// Inserts an EXIF block saying "turn 90 degrees clockwise to show"
+    /// (Orientation 6, big-endian TIFF) after a JPEG's start marker.
+    fn tag_orientation_6(jpeg: &mut Vec<u8>) {
+        let exif: &[u8] = &[
+            b'E', b'x', b'i', b'f', 0, 0, b'M', b'M', 0, 42, 0, 0, 0, 8, 0, 1, 0x01, 0x12, 0, 3, 0,
+            0, 0, 1, 0, 6, 0, 0, 0, 0, 0, 0,
+        ];
+        let mut app1 = vec![0xFF, 0xE1];
+        app1.extend_from_slice(&((exif.len() + 2) as u16).to_be_bytes());
+        app1.extend_from_slice(exif);
+        jpeg.splice(2..2, app1);
     }
 
     /// A real 16x8 JPEG whose frame header is changed to claim another size.
@@ -557,6 +698,135 @@ mod tests {
         assert!(decode(&trailing, Format::Jpeg).is_ok());
     }
 
+    /// A smooth, colourful `width` x `height` photo-like image.
+    fn gradient(width: u32, height: u32) -> image::RgbImage {
+        image::RgbImage::from_fn(width, height, |x, y| {
+            let (fx, fy) = (x as f32 / width as f32, y as f32 / height as f32);
+            Rgb([
+                (255.0 * fx) as u8,
+                (255.0 * fy) as u8,
+                (128.0 + 100.0 * (6.0 * fx).sin() * (4.0 * fy).cos()) as u8,
+            ])
+        })
+    }
+
+    /// What the letterbox needs of a `width` x `height` image: 416 on the
+    /// longest side (as `preprocess::needed_size`).
+    fn letterbox_need(width: u32, height: u32) -> (u32, u32) {
+        crate::preprocess::needed_size(width, height)
+    }
+
+    #[test]
+    fn the_reduction_is_pillows_draft_rule() {
+        // A 12-megapixel phone photo: 500x375 still covers 416x312.
+        assert_eq!(jpeg_reduction(4000, 3000, (416, 312)), 8);
+        assert_eq!(jpeg_reduction(3000, 4000, (312, 416)), 8);
+        // Twice the need on both sides, or nothing.
+        assert_eq!(jpeg_reduction(832, 624, (416, 312)), 2);
+        assert_eq!(jpeg_reduction(831, 624, (416, 312)), 1);
+        assert_eq!(jpeg_reduction(1664, 1248, (416, 312)), 4);
+        assert_eq!(jpeg_reduction(640, 480, (416, 312)), 1);
+        // A long strip is limited by its short side's need.
+        assert_eq!(jpeg_reduction(16_384, 2, (416, 1)), 2);
+        assert_eq!(jpeg_reduction(2, 16_384, (1, 416)), 2);
+        assert_eq!(jpeg_reduction(1, 1, (1, 1)), 1);
+        assert_eq!(jpeg_reduction(0, 0, (0, 0)), 1);
+    }
+
+    /// Mean absolute difference between a reduced decode and the full decode
+    /// averaged over the same `reduction` x `reduction` squares.
+    fn mean_error_against_box_average(full: &RgbImage, reduced: &RgbImage) -> f64 {
+        let r = reduced.reduction as usize;
+        let (fw, fh) = (full.width as usize, full.height as usize);
+        let mut total = 0.0;
+        for y in 0..reduced.height as usize {
+            for x in 0..reduced.width as usize {
+                for c in 0..3 {
+                    let (mut sum, mut n) = (0.0, 0.0);
+                    for yy in y * r..((y + 1) * r).min(fh) {
+                        for xx in x * r..((x + 1) * r).min(fw) {
+                            sum += f64::from(full.pixels[(yy * fw + xx) * 3 + c]);
+                            n += 1.0;
+                        }
+                    }
+                    let got = f64::from(reduced.pixels[(y * reduced.width as usize + x) * 3 + c]);
+                    total += (got - sum / n).abs();
+                }
+            }
+        }
+        total / reduced.pixels.len() as f64
+    }
+
+    #[test]
+    fn large_jpegs_are_decoded_at_the_scale_the_letterbox_needs() {
+        // 1700x1300: 4x the need (416x318) at most; not a multiple of 8.
+        let j = jpeg(&gradient(1700, 1300));
+        let full = decode(&j, Format::Jpeg).unwrap();
+        assert_eq!((full.reduction, full.width, full.height), (1, 1700, 1300));
+        let reduced = decode_stored(&j, Format::Jpeg, letterbox_need)
+            .unwrap()
+            .upright();
+        assert_eq!(
+            (reduced.reduction, reduced.width, reduced.height),
+            (4, 425, 325)
+        );
+        assert_eq!((reduced.photo_width, reduced.photo_height), (1700, 1300));
+        assert_eq!(reduced.pixels.len(), 425 * 325 * 3);
+        let error = mean_error_against_box_average(&full, &reduced);
+        assert!(error < 2.0, "mean error {error}");
+        // A strip is reduced as far as its short side allows, no further.
+        for (w, h) in [(16_384, 2), (2, 16_384)] {
+            let strip = decode_stored(&jpeg(&gradient(w, h)), Format::Jpeg, letterbox_need)
+                .unwrap()
+                .upright();
+            assert_eq!(
+                (strip.reduction, strip.width, strip.height),
+                (2, w / 2, h / 2)
+            );
+        }
+        // Small images and PNGs are decoded whole.
+        let small = decode_stored(&jpeg(&gradient(800, 600)), Format::Jpeg, letterbox_need)
+            .unwrap()
+            .upright();
+        assert_eq!((small.reduction, small.width), (1, 800));
+        let p = png(
+            900,
+            900,
+            image::ExtendedColorType::Rgb8,
+            gradient(900, 900).as_raw(),
+        );
+        let p = decode_stored(&p, Format::Png, letterbox_need)
+            .unwrap()
+            .upright();
+        assert_eq!((p.reduction, p.width), (1, 900));
+    }
+
+    #[test]
+    fn reduced_greyscale_and_turned_jpegs() {
+        let grey = image::GrayImage::from_fn(1000, 840, |x, y| image::Luma([((x + y) / 8) as u8]));
+        let mut j = Vec::new();
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut j, 90)
+            .encode_image(&grey)
+            .unwrap();
+        let out = decode_stored(&j, Format::Jpeg, letterbox_need)
+            .unwrap()
+            .upright();
+        assert_eq!((out.reduction, out.width, out.height), (2, 500, 420));
+        let px = &out.pixels[(100 * 500 + 200) * 3..][..3];
+        assert!(px[0] == px[1] && px[1] == px[2], "{px:?}");
+        assert!(px[0].abs_diff(((400 + 200) / 8) as u8) <= 3, "{px:?}");
+
+        // Stored 1200x1800 on its side (EXIF 6): displayed 1800x1200, and the
+        // photo's size turns with the pixels.
+        let mut j = jpeg(&gradient(1200, 1800));
+        tag_orientation_6(&mut j);
+        let out = decode_stored(&j, Format::Jpeg, letterbox_need)
+            .unwrap()
+            .upright();
+        assert_eq!((out.reduction, out.width, out.height), (4, 450, 300));
+        assert_eq!((out.photo_width, out.photo_height), (1800, 1200));
+    }
+
     /// A PNG whose header claims `width` x `height`, followed by a few bytes of
     /// pixel data: the shape of a decompression bomb.
     fn png_header_only(width: u32, height: u32) -> Vec<u8> {
@@ -651,11 +921,7 @@ mod tests {
     fn upright_agrees_with_the_image_crate_for_all_eight_orientations() {
         use image::metadata::Orientation;
         let stored = image::RgbImage::from_fn(3, 2, |x, y| Rgb([x as u8, y as u8, 0]));
-        let ours = RgbImage {
-            width: 3,
-            height: 2,
-            pixels: stored.as_raw().clone(),
-        };
+        let ours = RgbImage::full(3, 2, stored.as_raw().clone());
         for tag in 1..=8 {
             let mut want = image::DynamicImage::ImageRgb8(stored.clone());
             want.apply_orientation(Orientation::from_exif(tag as u8).unwrap());
@@ -708,14 +974,7 @@ mod tests {
             };
         }
         let mut j = jpeg(&img);
-        let exif: &[u8] = &[
-            b'E', b'x', b'i', b'f', 0, 0, b'M', b'M', 0, 42, 0, 0, 0, 8, 0, 1, 0x01, 0x12, 0, 3, 0,
-            0, 0, 1, 0, 6, 0, 0, 0, 0, 0, 0,
-        ];
-        let mut app1 = vec![0xFF, 0xE1];
-        app1.extend_from_slice(&((exif.len() + 2) as u16).to_be_bytes());
-        app1.extend_from_slice(exif);
-        j.splice(2..2, app1);
+        tag_orientation_6(&mut j);
         let out = decode(&j, Format::Jpeg).unwrap();
         assert_eq!((out.width, out.height), (8, 16));
         // Rotated clockwise: the left (red) half is now on top.

@@ -11,10 +11,10 @@ use crate::model::{INPUT_SIZE, MEAN_BGR, STD_BGR};
 /// How an image was placed in the square input: `input = image * scale + pad`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Letterbox {
-    /// Size of the source image, in pixels.
+    /// Size of the photo, in pixels: boxes are mapped back into it.
     pub width: u32,
     pub height: u32,
-    /// Ratio of input pixels to image pixels.
+    /// Ratio of input pixels to photo pixels.
     pub scale: f32,
     /// Offset of the resized image inside the input square.
     pub pad_x: u32,
@@ -42,6 +42,24 @@ impl Letterbox {
         }
     }
 
+    /// The same placement of an image that was decoded at 1/`reduction` of
+    /// a `width` x `height` photo, so boxes map back to the photo's pixels.
+    /// (An image pixel spans `reduction` photo pixels, so the ratio of input
+    /// to photo pixels is `reduction` times smaller.)
+    pub fn of_photo(self, reduction: u32, width: u32, height: u32) -> Self {
+        Letterbox {
+            width,
+            height,
+            scale: self.scale / reduction as f32,
+            ..self
+        }
+    }
+
+    /// The size of the resized image inside the input square.
+    pub fn inner_size(&self) -> (u32, u32) {
+        (self.inner_width, self.inner_height)
+    }
+
     /// Maps a point of the input square back to the image, clamped to it.
     pub fn to_image(&self, x: f32, y: f32) -> (f32, f32) {
         let ix = (x - self.pad_x as f32) / self.scale;
@@ -51,6 +69,12 @@ impl Letterbox {
             iy.clamp(0.0, self.height as f32),
         )
     }
+}
+
+/// The smallest size of a `width` x `height` image that the letterbox uses:
+/// the size it is resized to (what `decode::decode_stored` needs to know).
+pub fn needed_size(width: u32, height: u32) -> (u32, u32) {
+    Letterbox::fit(width, height).inner_size()
 }
 
 /// The input tensor (NCHW, `[1, 3, INPUT_SIZE, INPUT_SIZE]`, B, G, R planes)
@@ -289,6 +313,21 @@ mod tests {
         assert!((y - 100.0).abs() < 1e-3, "{y}");
         assert_eq!(lb.to_image(-5.0, 0.0), (0.0, 0.0));
         assert_eq!(lb.to_image(416.0, 416.0), (451.0, 300.0));
+    }
+
+    #[test]
+    fn a_reduced_image_maps_back_to_the_photos_pixels() {
+        // A 4001x3000 photo decoded at 1/8: 501x375 (the last block rounds up).
+        let reduced = Letterbox::fit(501, 375);
+        let photo = reduced.of_photo(8, 4001, 3000);
+        assert_eq!(reduced.inner_size(), photo.inner_size());
+        assert_eq!((photo.pad_x, photo.pad_y), (reduced.pad_x, reduced.pad_y));
+        // Reduced pixel 250 is photo pixel 2000.
+        let (x, y) = photo.to_image(250.0 * reduced.scale, photo.pad_y as f32);
+        assert!((x - 2000.0).abs() < 0.01, "{x}");
+        assert_eq!(y, 0.0);
+        // The far corner clamps to the photo, not to 8 x 501.
+        assert_eq!(photo.to_image(416.0, 416.0), (4001.0, 3000.0));
     }
 
     #[test]

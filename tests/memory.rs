@@ -101,27 +101,31 @@ fn the_largest_accepted_images_fit_under_the_ceiling() {
     };
     let idle = memory();
 
-    let (png, width, height) = largest_png();
-    assert!(png.len() < 5 * MIB as usize, "{} bytes", png.len());
-    let r = server.post_image("/predict", "image/png", png);
-    assert_eq!(r.status, 200, "{}", r.text());
-    let after_png = memory();
-
-    // Memory only grows: the JPEG's figure is the larger of the two peaks
-    // (decoded, then turned into a second buffer).
+    // The JPEG first, so its own peak is measured: it is decoded at 1/8
+    // scale (1000x500), so it needs no full-size buffer.
     let jpeg = largest_rotated_jpeg();
     assert!(jpeg.len() < 5 * MIB as usize, "{} bytes", jpeg.len());
     let r = server.post_image("/predict", "image/jpeg", jpeg);
     assert_eq!(r.status, 200, "{}", r.text());
     let after_jpeg = memory();
 
+    // Memory only grows: the PNG's figure is the larger of the two peaks
+    // (a PNG is decoded whole: 8-bit RGBA, then RGB in place).
+    let (png, width, height) = largest_png();
+    assert!(png.len() < 5 * MIB as usize, "{} bytes", png.len());
+    let r = server.post_image("/predict", "image/png", png);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let after_png = memory();
+
     println!(
-        "linear memory: idle {} MiB; after a {width}x{height} 16-bit RGBA PNG {} MiB; \
-         after a JPEG of the same size on its side {} MiB; ceiling {} MiB",
+        "linear memory: idle {} MiB; after a {width}x{height} JPEG on its side {} MiB; \
+         then after a 16-bit RGBA PNG of the same size {} MiB; ceiling {} MiB",
         idle / MIB,
-        after_png / MIB,
         after_jpeg / MIB,
+        after_png / MIB,
         ceiling / MIB
     );
-    assert!(idle < after_png && after_png <= after_jpeg && after_jpeg <= ceiling);
+    // The JPEG's 96 MB of full-size RGB are never allocated.
+    assert!(after_jpeg < 48 * MIB, "{} MiB", after_jpeg / MIB);
+    assert!(after_jpeg < after_png && after_png <= ceiling);
 }

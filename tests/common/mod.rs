@@ -802,6 +802,18 @@ fn python() -> PathBuf {
 /// What the same model gives for `images` run natively by ONNX Runtime
 /// (`tests/reference/detect.py`), by image file name.
 pub fn reference_detections(images: &[&str], threshold: f64) -> Vec<(String, Vec<Det>)> {
+    let paths: Vec<PathBuf> = images.iter().map(|i| fixture(i)).collect();
+    reference_detections_of(&paths, threshold, false)
+}
+
+/// The same for image files anywhere; `full_decode` makes the reference
+/// decode every pixel of a large JPEG instead of reducing it as the
+/// component does.
+pub fn reference_detections_of(
+    paths: &[PathBuf],
+    threshold: f64,
+    full_decode: bool,
+) -> Vec<(String, Vec<Det>)> {
     let model = models_dir().join("nanodet/model.onnx");
     let out = Command::new(python())
         .arg(root().join("tests/reference/detect.py"))
@@ -809,12 +821,33 @@ pub fn reference_detections(images: &[&str], threshold: f64) -> Vec<(String, Vec
         .arg(&model)
         .arg("--threshold")
         .arg(threshold.to_string())
-        .args(images.iter().map(|i| fixture(i)))
+        .args(full_decode.then_some("--full-decode"))
+        .args(paths)
         .stderr(Stdio::inherit())
         .output()
         .expect("run the reference detector");
     assert!(out.status.success(), "the reference detector failed");
     parse_reference(&out.stdout)
+}
+
+/// Phone-sized JPEGs made from the test photos by
+/// `tests/fixtures/make_phone_photos.py` (which says what each exercises),
+/// in `target/phone-photos/`.
+pub fn phone_photos() -> Vec<PathBuf> {
+    let dir = root().join("target/phone-photos");
+    let status = Command::new(python())
+        .arg(root().join("tests/fixtures/make_phone_photos.py"))
+        .arg(&dir)
+        .status()
+        .expect("run make_phone_photos.py");
+    assert!(status.success(), "make_phone_photos.py failed");
+    let mut photos: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "jpg"))
+        .collect();
+    photos.sort();
+    photos
 }
 
 fn parse_reference(stdout: &[u8]) -> Vec<(String, Vec<Det>)> {
