@@ -11,8 +11,9 @@
 
 CARGO_FUZZ_VERSION="0.13.2"
 FUZZ_SECONDS="${FUZZ_SECONDS:-60}"
-# Above the decoder's own 512 MB allocation limit plus the sanitizer's
-# overhead, far below the machine: a bigger need is a bug.
+# Above what the largest accepted image needs (a 32-megapixel progressive
+# JPEG's coefficients and pixels) plus the sanitizer's overhead, far below
+# the machine: a bigger need is a bug.
 FUZZ_RSS_MB="${FUZZ_RSS_MB:-2048}"
 # Per input. The largest image accepted decodes in a few seconds under the
 # sanitizer; far slower is worth a look.

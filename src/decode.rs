@@ -235,6 +235,8 @@ fn decode_jpeg(
         reason,
     };
     let mut decoder = jpeg_decoder::Decoder::new(bytes);
+    // Beside the header checks: no output larger than the pixel budget's.
+    decoder.set_max_decoding_buffer_size(MAX_PIXELS as usize * 4);
     decoder.read_info().map_err(|e| corrupt(e.to_string()))?;
     let info = decoder
         .info()
@@ -263,10 +265,10 @@ fn decode_jpeg(
         )));
     }
     // A phone photo at 1/8 scale, its most common case, from the DC
-    // coefficients alone (the `jpeg-dc` crate); what that path does not take
+    // coefficients alone (`pixels::jpeg_dc`); what that path does not take
     // goes through jpeg-decoder.
     let eighth = (reduction == 8)
-        .then(|| jpeg_dc::decode_eighth(bytes))
+        .then(|| pixels::jpeg_dc::decode_eighth(bytes, width, height))
         .flatten()
         .filter(|&(dw, dh, _)| (dw, dh) == (w, h));
     let pixels = match eighth {
@@ -522,33 +524,18 @@ fn walk_jpeg(bytes: &[u8], mut on_segment: impl FnMut(u8, &[u8])) -> Result<(), 
 }
 
 /// The image as displayed, given how its EXIF Orientation tag says it is
-/// stored: 2 mirrored, 3 upside down, 4 flipped, 5 transposed, 6 turned a
-/// quarter counter-clockwise, 7 transversed, 8 turned clockwise.
+/// stored (`pixels::orient`).
 fn upright(image: RgbImage, orientation: u16) -> RgbImage {
     if !(2..=8).contains(&orientation) {
         return image;
     }
-    let (w, h) = (image.width as usize, image.height as usize);
+    let (pixels, out_w, out_h) = pixels::orient::upright(
+        &image.pixels,
+        image.width as usize,
+        image.height as usize,
+        orientation,
+    );
     let turned = orientation >= 5;
-    let (out_w, out_h) = if turned { (h, w) } else { (w, h) };
-    let mut pixels = vec![0u8; w * h * 3];
-    for y in 0..out_h {
-        for x in 0..out_w {
-            // Where the displayed pixel (x, y) is stored.
-            let (sx, sy) = match orientation {
-                2 => (w - 1 - x, y),
-                3 => (w - 1 - x, h - 1 - y),
-                4 => (x, h - 1 - y),
-                5 => (y, x),
-                6 => (y, h - 1 - x),
-                7 => (w - 1 - y, h - 1 - x),
-                _ => (w - 1 - y, x),
-            };
-            let src = (sy * w + sx) * 3;
-            let dst = (y * out_w + x) * 3;
-            pixels[dst..dst + 3].copy_from_slice(&image.pixels[src..src + 3]);
-        }
-    }
     let (photo_width, photo_height) = if turned {
         (image.photo_height, image.photo_width)
     } else {

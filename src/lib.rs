@@ -7,7 +7,7 @@
 //! One module, one job. The host-free ones are unit-tested natively:
 //! - [`api`]: routes, content types, query parameters, JSON answers and errors;
 //! - [`decode`]: bytes to upright RGB pixels, large JPEGs at a reduced
-//!   scale (a phone photo's 1/8 scale by the `jpeg-dc` crate beside it);
+//!   scale (a phone photo's 1/8 scale from its DC coefficients, in the `pixels` crate);
 //! - [`preprocess`]: pixels to the model's input tensor (letterbox);
 //! - [`postprocess`]: the model's outputs to boxes;
 //! - [`model`]: the model's interface; [`labels`]: its class names;

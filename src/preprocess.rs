@@ -1,10 +1,9 @@
 //! From decoded RGB pixels to the model's input tensor: letterbox to a square,
 //! then BGR planes normalised by the model's mean and standard deviation.
 //!
-//! The resize is the same separable, antialiased bilinear filter as Pillow's
-//! `Image.resize(..., BILINEAR)` (a triangle filter widened by the downscale
-//! factor, in Pillow's fixed point, rounded to 8 bits after each pass), so
-//! the tensor is the one the model's reference pipeline makes, bit for bit.
+//! The resize is Pillow's `Image.resize(..., BILINEAR)` in its fixed point
+//! (`pixels::resize`), so the tensor is the one the model's reference
+//! pipeline makes, bit for bit.
 
 use crate::model::{INPUT_SIZE, MEAN_BGR, STD_BGR};
 
@@ -89,7 +88,7 @@ pub fn to_input_tensor(rgb: &[u8], width: u32, height: u32) -> (Vec<f32>, Letter
 pub fn letterbox_resize(rgb: &[u8], width: u32, height: u32) -> (Vec<u8>, Letterbox) {
     let lb = Letterbox::fit(width, height);
     debug_assert_eq!(rgb.len(), width as usize * height as usize * 3);
-    let resized = resize_rgb(
+    let resized = pixels::resize::resize_rgb(
         rgb,
         width as usize,
         height as usize,
@@ -121,150 +120,6 @@ pub fn to_tensor(resized: &[u8], lb: &Letterbox) -> Vec<f32> {
         }
     }
     tensor
-}
-
-/// Fractional bits of the fixed-point filter weights: Pillow's own choice
-/// for 8-bit images (a weight of 1.0 is `1 << 22`), which leaves room for
-/// 255 times the sum of the weights, and for the rounding term, in an `i32`.
-const PRECISION_BITS: u32 = 32 - 8 - 2;
-
-/// Filter taps of one output sample along one axis.
-struct Taps {
-    first: usize,
-    weights: Vec<i32>,
-}
-
-/// Pillow's bilinear coefficients for resampling `src` samples to `dst`,
-/// computed in `f64`, normalised, then rounded to fixed point as Pillow does.
-fn taps(src: usize, dst: usize) -> Vec<Taps> {
-    let scale = src as f64 / dst as f64;
-    let filter_scale = scale.max(1.0);
-    let support = filter_scale; // the triangle filter has support 1
-    let inv_filter_scale = 1.0 / filter_scale;
-    (0..dst)
-        .map(|i| {
-            let center = (i as f64 + 0.5) * scale;
-            let first = ((center - support + 0.5) as isize).max(0) as usize;
-            let last = ((center + support + 0.5) as usize).min(src);
-            let weights: Vec<f64> = (first..last)
-                .map(|x| {
-                    let t = ((x as f64 - center + 0.5) * inv_filter_scale).abs();
-                    (1.0 - t).max(0.0)
-                })
-                .collect();
-            let sum: f64 = weights.iter().sum();
-            let norm = if sum > 0.0 { 1.0 / sum } else { 1.0 };
-            let one = f64::from(1u32 << PRECISION_BITS);
-            let weights = weights
-                .iter()
-                .map(|w| (w * norm * one).round() as i32)
-                .collect();
-            Taps { first, weights }
-        })
-        .collect()
-}
-
-/// The rounding term every accumulator starts from.
-const HALF: i32 = 1 << (PRECISION_BITS - 1);
-
-/// A fixed-point sum back to an 8-bit sample, saturating.
-fn clip8(acc: i32) -> u8 {
-    (acc >> PRECISION_BITS).clamp(0, 255) as u8
-}
-
-/// Resizes an RGB8 image: horizontal pass, then vertical, 8-bit in between
-/// (Pillow's order and rounding, so the result matches it exactly).
-fn resize_rgb(src: &[u8], sw: usize, sh: usize, dw: usize, dh: usize) -> Vec<u8> {
-    let horizontal = if dw == sw {
-        src.to_vec()
-    } else {
-        let taps = taps(sw, dw);
-        let mut out = vec![0u8; sh * dw * 3];
-        for (src_row, dst_row) in src.chunks_exact(sw * 3).zip(out.chunks_exact_mut(dw * 3)) {
-            resample_row(src_row, &taps, dst_row);
-        }
-        out
-    };
-    if dh == sh {
-        return horizontal;
-    }
-    let taps = taps(sh, dh);
-    let row_len = dw * 3;
-    let mut out = vec![0u8; dh * row_len];
-    let mut acc = vec![0i32; row_len];
-    for (t, dst_row) in taps.iter().zip(out.chunks_exact_mut(row_len)) {
-        acc.fill(HALF);
-        let rows = horizontal[t.first * row_len..].chunks_exact(row_len);
-        for (&w, src_row) in t.weights.iter().zip(rows) {
-            accumulate(&mut acc, src_row, w);
-        }
-        for (d, &a) in dst_row.iter_mut().zip(acc.iter()) {
-            *d = clip8(a);
-        }
-    }
-    out
-}
-
-/// One row of the horizontal pass: each output pixel is its taps' weighted
-/// sum of input pixels, per channel.
-fn resample_row(src_row: &[u8], taps: &[Taps], dst_row: &mut [u8]) {
-    for (t, dst_px) in taps.iter().zip(dst_row.chunks_exact_mut(3)) {
-        let window = &src_row[t.first * 3..][..t.weights.len() * 3];
-        let mut acc = [HALF; 3];
-        for (&w, px) in t.weights.iter().zip(window.chunks_exact(3)) {
-            acc[0] += i32::from(px[0]) * w;
-            acc[1] += i32::from(px[1]) * w;
-            acc[2] += i32::from(px[2]) * w;
-        }
-        dst_px[0] = clip8(acc[0]);
-        dst_px[1] = clip8(acc[1]);
-        dst_px[2] = clip8(acc[2]);
-    }
-}
-
-/// `acc[i] += w * row[i]`: the vertical pass's inner loop, over a whole row.
-fn accumulate_scalar(acc: &mut [i32], row: &[u8], w: i32) {
-    for (a, &s) in acc.iter_mut().zip(row) {
-        *a += i32::from(s) * w;
-    }
-}
-
-#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
-use accumulate_scalar as accumulate;
-
-/// `acc[i] += w * row[i]` with WebAssembly SIMD, 16 samples a step: the
-/// component is built at `opt-level = "s"`, which does not vectorise loops.
-#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-fn accumulate(acc: &mut [i32], row: &[u8], w: i32) {
-    use core::arch::wasm32::*;
-    let n = acc.len().min(row.len());
-    let whole = n - n % 16;
-    let weight = i32x4_splat(w);
-    for (a, s) in acc[..whole]
-        .chunks_exact_mut(16)
-        .zip(row[..whole].chunks_exact(16))
-    {
-        // SAFETY: `s` holds 16 bytes and `a` 16 i32s (chunks_exact), and
-        // v128 loads and stores have no alignment requirement.
-        unsafe {
-            let bytes = v128_load(s.as_ptr() as *const v128);
-            let (lo, hi) = (
-                u16x8_extend_low_u8x16(bytes),
-                u16x8_extend_high_u8x16(bytes),
-            );
-            let parts = [
-                u32x4_extend_low_u16x8(lo),
-                u32x4_extend_high_u16x8(lo),
-                u32x4_extend_low_u16x8(hi),
-                u32x4_extend_high_u16x8(hi),
-            ];
-            for (k, part) in parts.into_iter().enumerate() {
-                let p = a.as_mut_ptr().add(4 * k) as *mut v128;
-                v128_store(p, i32x4_add(v128_load(p), i32x4_mul(part, weight)));
-            }
-        }
-    }
-    accumulate_scalar(&mut acc[whole..n], &row[whole..n], w);
 }
 
 #[cfg(test)]
@@ -346,21 +201,6 @@ mod tests {
             assert!((at(c, inside.0, inside.1) - want).abs() < 1e-5);
             let black = -MEAN_BGR[c] / STD_BGR[c];
             assert!((at(c, 0, 0) - black).abs() < 1e-6);
-        }
-    }
-
-    #[test]
-    fn taps_are_normalised_and_widen_when_downscaling() {
-        let one = 1i64 << PRECISION_BITS;
-        for t in taps(4000, 416) {
-            let sum: i64 = t.weights.iter().map(|&w| i64::from(w)).sum();
-            assert!((sum - one).abs() <= t.weights.len() as i64, "{sum}");
-            let interior = t.first > 0 && t.first + t.weights.len() < 4000;
-            assert!(!interior || t.weights.len() >= 18, "{}", t.weights.len());
-        }
-        // Upscaling interpolates between at most two neighbours.
-        for t in taps(10, 416) {
-            assert!(t.weights.iter().filter(|&&w| w > 0).count() <= 2);
         }
     }
 }

@@ -2,7 +2,7 @@
 //! decoded at 1/2, 1/4 or 1/8 scale (`decode::jpeg_reduction`). Every kind
 //! of phone-sized JPEG (`tests/fixtures/make_phone_photos.py`: baseline,
 //! progressive, EXIF-turned, restart markers, greyscale, CMYK, at 1/2, 1/4
-//! and 1/8, through both the `jpeg-dc` crate and jpeg-decoder) served by the
+//! and 1/8, through both `pixels::jpeg_dc` and jpeg-decoder) served by the
 //! real host must give
 //! - what the reference gives with the same reduced decode (Pillow's
 //!   `draft`, libjpeg-turbo's scaled IDCT), within the tolerance every

