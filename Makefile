@@ -9,7 +9,7 @@ PORT ?= 8080
 BACKEND ?= onnx
 export PORT BACKEND
 
-.PHONY: run setup host model component portable examples browser-deps test lint reference-test fuzz fuzz-ci load bench clean
+.PHONY: run setup host model component portable examples browser-deps test lint reference-test pixels-wasm fuzz fuzz-ci load bench clean
 
 run: setup
 	@bash scripts/serve.sh
@@ -42,7 +42,7 @@ component:
 	@bash scripts/build-component.sh >/dev/null
 	@wc -c < dist/wasi-detect.wasm | xargs -I{} echo "component: dist/wasi-detect.wasm ({} bytes)"
 
-test: setup portable browser-deps lint reference-test fuzz-ci
+test: setup portable browser-deps lint reference-test pixels-wasm fuzz-ci
 	cargo test --locked --workspace
 	@$(MAKE) --no-print-directory load LOAD_SECONDS=30
 
@@ -73,6 +73,10 @@ load: setup
 # and docs/bench.svg (bench/bench.py; BENCH_ARGS=--quick for a short run).
 bench: setup
 	@bash scripts/bench.sh $(BENCH_ARGS)
+
+# The pixel kernels' tests compiled to wasm with SIMD, run by Node's WASI.
+pixels-wasm:
+	@bash scripts/test-pixels-wasm.sh
 
 # The Python reference itself, against the shared vectors.
 reference-test:

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The pixel kernels' unit tests (pixels/) compiled to WebAssembly with SIMD,
+# as the component runs them: their wasm32 SIMD paths (the resize's row and
+# column passes) are compiled only there. Node.js's WASI runs the test
+# binary (scripts/wasi-run.mjs).
+. "$(dirname "$0")/lib.sh"
+
+if ! rustup target list --installed | grep -qx wasm32-wasip1; then
+    log "installing the Rust target wasm32-wasip1"
+    rustup target add wasm32-wasip1 >&2
+fi
+export CARGO_TARGET_WASM32_WASIP1_RUNNER="node --no-warnings $ROOT/scripts/wasi-run.mjs"
+export CARGO_TARGET_WASM32_WASIP1_RUSTFLAGS="-C target-feature=+simd128"
+cargo test --locked --quiet --manifest-path "$ROOT/Cargo.toml" -p pixels --target wasm32-wasip1
