@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use wasi_detect::api::detections_json;
 use wasi_detect::decode::{decode_stored, Format};
 use wasi_detect::postprocess::{detect, Filter};
-use wasi_detect::preprocess::{letterbox_resize, needed_size, to_tensor, Letterbox};
+use wasi_detect::preprocess::{letterbox_image, needed_size, to_tensor, Letterbox};
 
 fn read(path: &str) -> Vec<u8> {
     std::fs::read(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(path)).unwrap()
@@ -56,9 +56,9 @@ fn steps(c: &mut Criterion) {
             .unwrap()
             .upright();
         c.bench_function(&format!("letterbox {name}"), |b| {
-            b.iter(|| letterbox_resize(black_box(&image.pixels), image.width, image.height))
+            b.iter(|| letterbox_image(black_box(image.clone())))
         });
-        let (resized, lb) = letterbox_resize(&image.pixels, image.width, image.height);
+        let (resized, lb) = letterbox_image(image);
         c.bench_function(&format!("tensor {name}"), |b| {
             b.iter(|| to_tensor(black_box(&resized), &lb))
         });

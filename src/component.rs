@@ -139,17 +139,14 @@ async fn predict(
         .0
         .push(("body", start.elapsed().as_secs_f64() * 1e3));
 
-    // A large JPEG is decoded only as large as the letterbox needs.
+    // A large JPEG is decoded only as large as the letterbox needs, and a
+    // PNG's rows are resized as they are decoded.
     let stored = timings.time("decode", || {
         decode::decode_stored(&body, format, preprocess::needed_size)
     })?;
     drop(body);
     let image = timings.time("orient", || stored.upright());
-    let (resized, letterbox) = timings.time("letterbox", || {
-        preprocess::letterbox_resize(&image.pixels, image.width, image.height)
-    });
-    let letterbox = letterbox.of_photo(image.reduction, image.photo_width, image.photo_height);
-    drop(image);
+    let (resized, letterbox) = timings.time("letterbox", || preprocess::letterbox_image(image));
     let tensor = timings.time("tensor", || preprocess::to_tensor(&resized, &letterbox));
     drop(resized);
 

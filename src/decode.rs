@@ -61,6 +61,10 @@ pub struct RgbImage {
     /// what the last, partial 8x8 blocks round up.
     pub photo_width: u32,
     pub photo_height: u32,
+    /// Whether the pixels are already at the size the caller said it needs
+    /// (`decode_stored`'s `needed`): a PNG is resized row by row as it is
+    /// decoded, so its full-size pixels are never held.
+    pub resized: bool,
 }
 
 impl RgbImage {
@@ -73,6 +77,7 @@ impl RgbImage {
             reduction: 1,
             photo_width: width,
             photo_height: height,
+            resized: false,
         }
     }
 }
@@ -156,8 +161,9 @@ impl Stored {
 /// `width` x `height` image (as stored): for the model, the size it is
 /// resized to. A JPEG at least twice that on both sides is decoded at 1/2,
 /// 1/4 or 1/8 scale by scaling its inverse DCT ([`jpeg_reduction`]), which
-/// skips most of the work and memory of a phone photo; PNGs are always
-/// decoded whole.
+/// skips most of the work and memory of a phone photo. A PNG cannot be
+/// decoded smaller, but its rows are resized to `needed` as they are
+/// decoded (`RgbImage::resized`), so its full size is never held.
 pub fn decode_stored(
     bytes: &[u8],
     declared: Format,
@@ -204,7 +210,7 @@ pub fn decode_stored(
     }
     match declared {
         Format::Jpeg => decode_jpeg(bytes, check, needed),
-        Format::Png => decode_png(bytes, check),
+        Format::Png => decode_png(bytes, check, needed),
     }
 }
 
@@ -291,6 +297,7 @@ fn decode_jpeg(
             reduction,
             photo_width: width,
             photo_height: height,
+            resized: false,
         },
         orientation,
     })
@@ -339,6 +346,7 @@ fn cmyk_to_rgb(cmyk: &[u8]) -> Vec<u8> {
 fn decode_png(
     bytes: &[u8],
     check: impl Fn(u32, u32) -> Result<(), DecodeError>,
+    needed: impl Fn(u32, u32) -> (u32, u32),
 ) -> Result<Stored, DecodeError> {
     let corrupt = |e: png::DecodingError| DecodeError::Corrupt {
         format: Format::Png,
@@ -357,15 +365,41 @@ fn decode_png(
         .exif_metadata
         .as_deref()
         .map_or(1, exif_orientation);
+    // Row by row into the resize when the rows come in order (not Adam7
+    // interlaced, not an animation's frames) and need no turning after.
+    let info = reader.info();
+    if !info.interlaced && info.animation_control.is_none() && orientation == 1 {
+        let (dw, dh) = needed(width, height);
+        let channels = png_channels(reader.output_color_type().0)?;
+        let mut resizer = pixels::resize::RowResizer::new(
+            width as usize,
+            height as usize,
+            dw as usize,
+            dh as usize,
+        );
+        let mut rgb = vec![0u8; width as usize * 3];
+        while let Some(row) = reader.next_row().map_err(corrupt)? {
+            if channels == 3 {
+                resizer.push_row(row.data());
+            } else {
+                pixels::samples::to_rgb(channels, row.data(), &mut rgb);
+                resizer.push_row(&rgb);
+            }
+        }
+        let mut image = RgbImage::full(dw, dh, resizer.finish());
+        (image.photo_width, image.photo_height) = (width, height);
+        image.resized = (dw, dh) != (width, height);
+        return Ok(Stored { image, orientation });
+    }
     let size = reader
         .output_buffer_size()
         .ok_or(DecodeError::TooManyPixels { width, height })?;
     let mut pixels = vec![0u8; size];
     let frame = reader.next_frame(&mut pixels).map_err(corrupt)?;
     pixels.truncate(frame.buffer_size());
-    let pixels = match frame.color_type {
-        png::ColorType::Rgb => pixels,
-        png::ColorType::Rgba => {
+    let pixels = match png_channels(frame.color_type)? {
+        3 => pixels,
+        4 => {
             // In place: each pixel moves to an earlier or the same offset.
             for i in 0..pixels.len() / 4 {
                 pixels.copy_within(i * 4..i * 4 + 3, i * 3);
@@ -373,22 +407,31 @@ fn decode_png(
             pixels.truncate(pixels.len() / 4 * 3);
             pixels
         }
-        png::ColorType::Grayscale => pixels.iter().flat_map(|&v| [v, v, v]).collect(),
-        png::ColorType::GrayscaleAlpha => pixels
-            .chunks_exact(2)
-            .flat_map(|p| [p[0], p[0], p[0]])
-            .collect(),
-        png::ColorType::Indexed => {
-            return Err(DecodeError::Corrupt {
-                format: Format::Png,
-                reason: "a palette image was not expanded".into(),
-            })
+        channels => {
+            let mut rgb = vec![0u8; pixels.len() / channels * 3];
+            pixels::samples::to_rgb(channels, &pixels, &mut rgb);
+            rgb
         }
     };
     Ok(Stored {
         image: RgbImage::full(width, height, pixels),
         orientation,
     })
+}
+
+/// Samples a pixel of the 8-bit colour types the PNG decoder hands over
+/// (after EXPAND and STRIP_16).
+fn png_channels(color: png::ColorType) -> Result<usize, DecodeError> {
+    match color {
+        png::ColorType::Grayscale => Ok(1),
+        png::ColorType::GrayscaleAlpha => Ok(2),
+        png::ColorType::Rgb => Ok(3),
+        png::ColorType::Rgba => Ok(4),
+        png::ColorType::Indexed => Err(DecodeError::Corrupt {
+            format: Format::Png,
+            reason: "a palette image was not expanded".into(),
+        }),
+    }
 }
 
 /// The Orientation tag (0x0112) of an EXIF block (a TIFF structure), 1 when
@@ -548,6 +591,7 @@ fn upright(image: RgbImage, orientation: u16) -> RgbImage {
         reduction: image.reduction,
         photo_width,
         photo_height,
+        resized: image.resized,
     }
 }
 
@@ -771,21 +815,37 @@ mod tests {
                 (2, w / 2, h / 2)
             );
         }
-        // Small images and PNGs are decoded whole.
+        // Small JPEGs are decoded whole.
         let small = decode_stored(&jpeg(&gradient(800, 600)), Format::Jpeg, letterbox_need)
             .unwrap()
             .upright();
         assert_eq!((small.reduction, small.width), (1, 800));
-        let p = png(
-            900,
-            900,
-            image::ExtendedColorType::Rgb8,
-            gradient(900, 900).as_raw(),
-        );
-        let p = decode_stored(&p, Format::Png, letterbox_need)
-            .unwrap()
-            .upright();
-        assert_eq!((p.reduction, p.width), (1, 900));
+    }
+
+    #[test]
+    fn png_rows_are_resized_as_they_are_decoded_to_the_same_pixels() {
+        use image::ExtendedColorType as C;
+        let rgb = gradient(900, 700);
+        let grey: Vec<u8> = rgb.as_raw().chunks_exact(3).map(|p| p[1]).collect();
+        let rgba: Vec<u8> = rgb
+            .as_raw()
+            .chunks_exact(3)
+            .flat_map(|p| [p[0], p[1], p[2], 9])
+            .collect();
+        for (color, samples) in [(C::Rgb8, rgb.as_raw()), (C::L8, &grey), (C::Rgba8, &rgba)] {
+            let p = png(900, 700, color, samples);
+            let streamed = decode_stored(&p, Format::Png, letterbox_need)
+                .unwrap()
+                .upright();
+            assert!(streamed.resized, "{color:?}");
+            assert_eq!((streamed.width, streamed.height), (416, 324));
+            assert_eq!((streamed.photo_width, streamed.photo_height), (900, 700));
+            // The same bytes as decoding whole, then resizing.
+            let whole = decode(&p, Format::Png).unwrap();
+            assert!(!whole.resized);
+            let (want, _) = crate::preprocess::letterbox_resize(&whole.pixels, 900, 700);
+            assert_eq!(streamed.pixels, want, "{color:?}");
+        }
     }
 
     #[test]

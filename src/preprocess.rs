@@ -5,6 +5,7 @@
 //! (`pixels::resize`), so the tensor is the one the model's reference
 //! pipeline makes, bit for bit.
 
+use crate::decode::RgbImage;
 use crate::model::{INPUT_SIZE, MEAN_BGR, STD_BGR};
 
 /// How an image was placed in the square input: `input = image * scale + pad`.
@@ -81,6 +82,20 @@ pub fn needed_size(width: u32, height: u32) -> (u32, u32) {
 pub fn to_input_tensor(rgb: &[u8], width: u32, height: u32) -> (Vec<f32>, Letterbox) {
     let (resized, lb) = letterbox_resize(rgb, width, height);
     (to_tensor(&resized, &lb), lb)
+}
+
+/// The letterbox of a decoded image: resized to fit the model's input
+/// unless the decoder already did (`RgbImage::resized`), placed so that
+/// boxes map back to the photo's pixels.
+pub fn letterbox_image(image: RgbImage) -> (Vec<u8>, Letterbox) {
+    if image.resized {
+        let lb = Letterbox::fit(image.photo_width, image.photo_height);
+        debug_assert_eq!(lb.inner_size(), (image.width, image.height));
+        return (image.pixels, lb);
+    }
+    let (resized, lb) = letterbox_resize(&image.pixels, image.width, image.height);
+    let lb = lb.of_photo(image.reduction, image.photo_width, image.photo_height);
+    (resized, lb)
 }
 
 /// The first step of [`to_input_tensor`]: the image resized to fit the

@@ -34,38 +34,9 @@ pub fn decode_letterbox(data: &[u8]) {
         // As the component decodes it: a large JPEG at a reduced scale
         // (jpeg-decoder's scaled IDCT, or `pixels::jpeg_dc` at 1/8).
         match decode::decode_stored(data, format, preprocess::needed_size) {
-            Ok(stored) => check_reduced(&stored.upright()),
+            Ok(stored) => check_reduced(stored.upright()),
             Err(e) => assert!(matches!(ApiError::from(e).status, 413 | 422)),
         }
-    }
-}
-
-/// A reduced image is the photo's size divided by its reduction (rounded
-/// up), and its letterbox maps back into the photo.
-fn check_reduced(image: &RgbImage) {
-    assert!(
-        matches!(image.reduction, 1 | 2 | 4 | 8),
-        "{}",
-        image.reduction
-    );
-    assert_eq!(image.width, image.photo_width.div_ceil(image.reduction));
-    assert_eq!(image.height, image.photo_height.div_ceil(image.reduction));
-    assert_eq!(
-        image.pixels.len() as u64,
-        u64::from(image.width) * u64::from(image.height) * 3
-    );
-    let (_, lb) = preprocess::letterbox_resize(&image.pixels, image.width, image.height);
-    let lb = lb.of_photo(image.reduction, image.photo_width, image.photo_height);
-    for t in [-1.0, 0.0, 208.0, 416.0, 1e9] {
-        let (x, y) = lb.to_image(t, t);
-        assert!(
-            x >= 0.0 && x <= image.photo_width as f32,
-            "{lb:?}: {t} -> {x}"
-        );
-        assert!(
-            y >= 0.0 && y <= image.photo_height as f32,
-            "{lb:?}: {t} -> {y}"
-        );
     }
 }
 
@@ -137,6 +108,38 @@ fn check_letterbox(lb: &Letterbox) {
         );
         assert!(p.0 >= last.0 && p.1 >= last.1, "{lb:?}: {t} -> {p:?}");
         last = p;
+    }
+}
+
+/// A reduced image is the photo's size divided by its reduction (rounded
+/// up), or the size the letterbox needs when the decoder resized it, and
+/// its letterbox maps back into the photo.
+fn check_reduced(image: RgbImage) {
+    assert!(
+        matches!(image.reduction, 1 | 2 | 4 | 8),
+        "{}",
+        image.reduction
+    );
+    let (photo_width, photo_height) = (image.photo_width, image.photo_height);
+    let size = if image.resized {
+        preprocess::needed_size(photo_width, photo_height)
+    } else {
+        (
+            photo_width.div_ceil(image.reduction),
+            photo_height.div_ceil(image.reduction),
+        )
+    };
+    assert_eq!((image.width, image.height), size);
+    assert_eq!(
+        image.pixels.len() as u64,
+        u64::from(image.width) * u64::from(image.height) * 3
+    );
+    let (resized, lb) = preprocess::letterbox_image(image);
+    assert_eq!(resized.len() as u32, lb.inner_width * lb.inner_height * 3);
+    for t in [-1.0, 0.0, 208.0, 416.0, 1e9] {
+        let (x, y) = lb.to_image(t, t);
+        assert!(x >= 0.0 && x <= photo_width as f32, "{lb:?}: {t} -> {x}");
+        assert!(y >= 0.0 && y <= photo_height as f32, "{lb:?}: {t} -> {y}");
     }
 }
 

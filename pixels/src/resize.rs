@@ -55,34 +55,78 @@ fn clip8(acc: i32) -> u8 {
 /// Resizes an RGB8 image: horizontal pass, then vertical, 8-bit in between
 /// (Pillow's order and rounding, so the result matches it exactly).
 pub fn resize_rgb(src: &[u8], sw: usize, sh: usize, dw: usize, dh: usize) -> Vec<u8> {
-    let horizontal = if dw == sw {
-        src.to_vec()
-    } else {
-        let taps = taps(sw, dw);
-        let mut out = vec![0u8; sh * dw * 3];
-        for (src_row, dst_row) in src.chunks_exact(sw * 3).zip(out.chunks_exact_mut(dw * 3)) {
-            resample_row(src_row, &taps, dst_row);
+    let mut resizer = RowResizer::new(sw, sh, dw, dh);
+    for row in src.chunks_exact(sw * 3).take(sh) {
+        resizer.push_row(row);
+    }
+    resizer.finish()
+}
+
+/// The same resize fed one source row at a time, as a decoder gives them:
+/// each row's horizontal pass runs as it arrives, so only the narrower
+/// rows are held, never the source image.
+pub struct RowResizer {
+    sw: usize,
+    dw: usize,
+    sh: usize,
+    dh: usize,
+    /// The horizontal pass's taps; `None` when the width stays.
+    taps: Option<Vec<Taps>>,
+    /// The horizontally resized rows so far, `dw * 3` bytes each.
+    horizontal: Vec<u8>,
+}
+
+impl RowResizer {
+    /// A resize of `sw` x `sh` to `dw` x `dh` (all at least 1).
+    pub fn new(sw: usize, sh: usize, dw: usize, dh: usize) -> Self {
+        RowResizer {
+            sw,
+            dw,
+            sh,
+            dh,
+            taps: (dw != sw).then(|| taps(sw, dw)),
+            horizontal: Vec::with_capacity(sh * dw * 3),
+        }
+    }
+
+    /// The next source row, `sw * 3` bytes; a shorter row, and rows past
+    /// the `sh`-th, are ignored.
+    pub fn push_row(&mut self, row: &[u8]) {
+        if self.horizontal.len() >= self.sh * self.dw * 3 || row.len() < self.sw * 3 {
+            return;
+        }
+        match &self.taps {
+            None => self.horizontal.extend_from_slice(&row[..self.dw * 3]),
+            Some(taps) => {
+                let start = self.horizontal.len();
+                self.horizontal.resize(start + self.dw * 3, 0);
+                resample_row(row, taps, &mut self.horizontal[start..]);
+            }
+        }
+    }
+
+    /// The vertical pass: `dw * dh * 3` bytes. Rows never pushed are black.
+    pub fn finish(mut self) -> Vec<u8> {
+        let row_len = self.dw * 3;
+        self.horizontal.resize(self.sh * row_len, 0);
+        if self.dh == self.sh {
+            return self.horizontal;
+        }
+        let taps = taps(self.sh, self.dh);
+        let mut out = vec![0u8; self.dh * row_len];
+        let mut acc = vec![0i32; row_len];
+        for (t, dst_row) in taps.iter().zip(out.chunks_exact_mut(row_len)) {
+            acc.fill(HALF);
+            let rows = self.horizontal[t.first * row_len..].chunks_exact(row_len);
+            for (&w, src_row) in t.weights.iter().zip(rows) {
+                accumulate(&mut acc, src_row, w);
+            }
+            for (d, &a) in dst_row.iter_mut().zip(acc.iter()) {
+                *d = clip8(a);
+            }
         }
         out
-    };
-    if dh == sh {
-        return horizontal;
     }
-    let taps = taps(sh, dh);
-    let row_len = dw * 3;
-    let mut out = vec![0u8; dh * row_len];
-    let mut acc = vec![0i32; row_len];
-    for (t, dst_row) in taps.iter().zip(out.chunks_exact_mut(row_len)) {
-        acc.fill(HALF);
-        let rows = horizontal[t.first * row_len..].chunks_exact(row_len);
-        for (&w, src_row) in t.weights.iter().zip(rows) {
-            accumulate(&mut acc, src_row, w);
-        }
-        for (d, &a) in dst_row.iter_mut().zip(acc.iter()) {
-            *d = clip8(a);
-        }
-    }
-    out
 }
 
 /// One row of the horizontal pass: each output pixel is its taps' weighted

@@ -792,7 +792,7 @@ pub fn flat_detections(list: &serde_json::Value) -> Vec<Det> {
 }
 
 /// Python with the reference's packages (from `scripts/python-env.sh`).
-fn python() -> PathBuf {
+pub fn python() -> PathBuf {
     match std::env::var_os("WASI_DETECT_PYTHON") {
         Some(p) => PathBuf::from(p),
         None => script_output("python-env.sh"),
