@@ -64,6 +64,15 @@ fn steps(c: &mut Criterion) {
         });
     }
 
+    // A 12-megapixel phone photo (`make bench` makes it): decoded at 1/8
+    // from its DC coefficients.
+    let phone = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench/large.jpg");
+    if let Ok(bytes) = std::fs::read(phone) {
+        c.bench_function("decode phone 4000x3000 JPEG", |b| {
+            b.iter(|| decode_stored(black_box(&bytes), Format::Jpeg, needed_size).unwrap())
+        });
+    }
+
     // The model's reference outputs for the astronaut photo.
     let scores = floats("tests/vectors/astronaut.scores.f32");
     let box_dist = floats("tests/vectors/astronaut.box_dist.f32");
