@@ -209,20 +209,25 @@ def targets(r: dict) -> list[str]:
 
 
 def chart(r: dict) -> str:
-    """Horizontal bars: the engine alone and end to end per image, per backend."""
+    """Horizontal bars: the engine alone and end to end per image, per
+    backend, with the Python peer under ours for ONNX Runtime."""
     bars = []
     for backend, nat in r["native"].items():
         bars.append((f"{ENGINES[backend]} alone", nat["p50"], "#888"))
         for image, e in r["e2e"][backend].items():
             bars.append((f"{ENGINES[backend]}, {image}", e["p50"], "#2a6fdb"))
-    width, label_w, row, top = 760, 300, 26, 40
+            peer = r.get("peer", {}).get(image) if backend == "onnx" else None
+            if peer:
+                bars.append((f"Python peer, {image}", peer["p50"], "#e08a1e"))
+    width, label_w, row, top = 900, 330, 26, 40
     scale = (width - label_w - 70) / max(v for _, v, _ in bars)
     height = top + row * len(bars) + 30
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
            f'font-family="sans-serif" font-size="13">',
            f'<rect width="{width}" height="{height}" fill="white"/>',
            f'<text x="10" y="22" font-size="15" font-weight="bold">p50 latency, ms '
-           f'(grey: the engine alone; blue: end to end through the component)</text>']
+           f'(grey: the engine alone; blue: end to end through the component; '
+           f'orange: the Python peer)</text>']
     for i, (label, value, colour) in enumerate(bars):
         y = top + i * row
         w = max(1.0, value * scale)
