@@ -153,12 +153,14 @@ async fn predict(
     let run = |session: &Session| {
         let mut t = Timings::default();
         let out = session.run(&tensor, &mut t.0);
-        (out, t)
+        (out, t, session.load_ms)
     };
-    let ((outputs, inference_timing), loaded_now) =
+    let ((outputs, inference_timing, load_ms), loaded_now) =
         inference::with_session(settings, run).map_err(ApiError::model_unavailable)?;
     if loaded_now {
-        timings.0.push(("load", 0.0));
+        // On hosts that make an instance per request (Spin), every request
+        // pays this: it must show.
+        timings.0.push(("load", load_ms));
     }
     timings.0.extend(inference_timing.0);
     let outputs = outputs.map_err(ApiError::inference_failed)?;

@@ -193,8 +193,23 @@ fn without_a_preloaded_graph_the_model_is_read_from_the_models_folder() {
         preload: false,
         ..ServerConfig::default()
     });
+    // The first request loads the model (ONNX Runtime reads and optimises
+    // the file: milliseconds), and says so in its Server-Timing.
+    let first = s.post_fixture("/predict", "chelsea.png");
+    let timing = first.header("server-timing").expect("server-timing");
+    let load: f64 = timing
+        .split(", ")
+        .find_map(|step| step.strip_prefix("load;dur="))
+        .unwrap_or_else(|| panic!("no load step in {timing}"))
+        .parse()
+        .unwrap();
+    assert!(load > 1.0, "{timing}");
     let warm = s.request(Request::get("/warm")).json();
     assert_eq!(warm["source"], "/models/nanodet/model.onnx", "{warm}");
+    assert_eq!(warm["loaded_now"], false, "{warm}");
+    let again = s.post_fixture("/predict", "chelsea.png");
+    let timing = again.header("server-timing").expect("server-timing");
+    assert!(!timing.contains("load;"), "{timing}");
     let got = api_detections(&s.post_fixture("/predict", "chelsea.png").json());
     let want = api_detections(&server().post_fixture("/predict", "chelsea.png").json());
     assert_twins(
