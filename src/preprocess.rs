@@ -116,24 +116,23 @@ pub fn letterbox_resize(rgb: &[u8], width: u32, height: u32) -> (Vec<u8>, Letter
 /// The second step: the resized pixels normalised into the padded NCHW
 /// tensor.
 pub fn to_tensor(resized: &[u8], lb: &Letterbox) -> Vec<f32> {
-    let plane = INPUT_SIZE * INPUT_SIZE;
-    let mut tensor = vec![0f32; 3 * plane];
-    // Tensor plane c holds BGR channel c, which is RGB channel 2 - c.
-    for (c, chunk) in tensor.chunks_exact_mut(plane).enumerate() {
-        let (mean, inv_std) = (MEAN_BGR[c], 1.0 / STD_BGR[c]);
-        // The padding is black: pixel value 0 after normalisation.
-        chunk.fill(-mean * inv_std);
-        let rgb_channel = 2 - c;
-        for y in 0..lb.inner_height as usize {
-            let dst_row = (y + lb.pad_y as usize) * INPUT_SIZE + lb.pad_x as usize;
-            let src_row =
-                &resized[y * lb.inner_width as usize * 3..][..lb.inner_width as usize * 3];
-            let dst = &mut chunk[dst_row..dst_row + lb.inner_width as usize];
-            for (d, px) in dst.iter_mut().zip(src_row.chunks_exact(3)) {
-                *d = (px[rgb_channel] as f32 - mean) * inv_std;
-            }
-        }
-    }
+    let mut tensor = vec![0f32; 3 * INPUT_SIZE * INPUT_SIZE];
+    // Tensor plane c holds BGR channel c, which is RGB channel 2 - c; the
+    // padding is black, pixel value 0 after normalisation.
+    let planes = [0, 1, 2].map(|c| pixels::planes::Plane {
+        channel: 2 - c,
+        mean: MEAN_BGR[c],
+        scale: 1.0 / STD_BGR[c],
+    });
+    pixels::planes::to_planes(
+        resized,
+        lb.inner_width as usize,
+        lb.inner_height as usize,
+        INPUT_SIZE,
+        (lb.pad_x as usize, lb.pad_y as usize),
+        &planes,
+        &mut tensor,
+    );
     tensor
 }
 
