@@ -61,10 +61,6 @@ pub struct RgbImage {
     /// what the last, partial 8x8 blocks round up.
     pub photo_width: u32,
     pub photo_height: u32,
-    /// Whether the pixels are already at the size the caller said it needs
-    /// (`decode_stored`'s `needed`): a PNG is resized row by row as it is
-    /// decoded, so its full-size pixels are never held.
-    pub resized: bool,
 }
 
 impl RgbImage {
@@ -77,8 +73,15 @@ impl RgbImage {
             reduction: 1,
             photo_width: width,
             photo_height: height,
-            resized: false,
         }
+    }
+
+    /// Whether the pixels are already at the size the caller said it needs
+    /// (`decode_stored`'s `needed`) rather than the photo's or a DCT scale
+    /// of it: a PNG is resized row by row as it is decoded, so its
+    /// full-size pixels are never held.
+    pub fn is_resized(&self) -> bool {
+        self.reduction == 1 && (self.width, self.height) != (self.photo_width, self.photo_height)
     }
 }
 
@@ -163,7 +166,7 @@ impl Stored {
 /// 1/4 or 1/8 scale by scaling its inverse DCT ([`jpeg_reduction`]), which
 /// skips most of the work and memory of a phone photo. A PNG cannot be
 /// decoded smaller, but its rows are resized to `needed` as they are
-/// decoded (`RgbImage::resized`), so its full size is never held.
+/// decoded (`RgbImage::is_resized`), so its full size is never held.
 pub fn decode_stored(
     bytes: &[u8],
     declared: Format,
@@ -236,17 +239,15 @@ fn decode_jpeg(
     check: impl Fn(u32, u32) -> Result<(), DecodeError>,
     needed: impl Fn(u32, u32) -> (u32, u32),
 ) -> Result<Stored, DecodeError> {
-    let corrupt = |reason: String| DecodeError::Corrupt {
-        format: Format::Jpeg,
-        reason,
-    };
     let mut decoder = jpeg_decoder::Decoder::new(bytes);
     // Beside the header checks: no output larger than the pixel budget's.
     decoder.set_max_decoding_buffer_size(MAX_PIXELS as usize * 4);
-    decoder.read_info().map_err(|e| corrupt(e.to_string()))?;
+    decoder
+        .read_info()
+        .map_err(|e| jpeg_corrupt(e.to_string()))?;
     let info = decoder
         .info()
-        .ok_or_else(|| corrupt("no frame header".into()))?;
+        .ok_or_else(|| jpeg_corrupt("no frame header".into()))?;
     let (width, height) = (u32::from(info.width), u32::from(info.height));
     check(width, height)?;
     // jpeg-decoder picks the smallest DCT size at which either side reaches
@@ -263,10 +264,10 @@ fn decode_jpeg(
     };
     let (w, h) = decoder
         .scale(asked.0, asked.1)
-        .map_err(|e| corrupt(e.to_string()))?;
+        .map_err(|e| jpeg_corrupt(e.to_string()))?;
     let (w, h) = (u32::from(w), u32::from(h));
     if (w, h) != (scaled(width), scaled(height)) {
-        return Err(corrupt(format!(
+        return Err(jpeg_corrupt(format!(
             "the decoder scaled {width}x{height} to {w}x{h}, not 1/{reduction}"
         )));
     }
@@ -282,7 +283,7 @@ fn decode_jpeg(
         None => jpeg_pixels(&mut decoder, info.pixel_format)?,
     };
     if pixels.len() as u64 != u64::from(w) * u64::from(h) * 3 {
-        return Err(corrupt(format!(
+        return Err(jpeg_corrupt(format!(
             "the decoder gave {} bytes for {w}x{h} pixels",
             pixels.len()
         )));
@@ -297,7 +298,6 @@ fn decode_jpeg(
             reduction,
             photo_width: width,
             photo_height: height,
-            resized: false,
         },
         orientation,
     })
@@ -308,21 +308,29 @@ fn jpeg_pixels(
     decoder: &mut jpeg_decoder::Decoder<&[u8]>,
     format: jpeg_decoder::PixelFormat,
 ) -> Result<Vec<u8>, DecodeError> {
-    let corrupt = |reason: String| DecodeError::Corrupt {
-        format: Format::Jpeg,
-        reason,
-    };
-    let samples = decoder.decode().map_err(|e| corrupt(e.to_string()))?;
+    let samples = decoder.decode().map_err(|e| jpeg_corrupt(e.to_string()))?;
     Ok(match format {
         jpeg_decoder::PixelFormat::RGB24 => samples,
-        jpeg_decoder::PixelFormat::L8 => samples.iter().flat_map(|&v| [v, v, v]).collect(),
+        jpeg_decoder::PixelFormat::L8 => {
+            let mut rgb = vec![0u8; samples.len() * 3];
+            pixels::samples::to_rgb(1, &samples, &mut rgb);
+            rgb
+        }
         jpeg_decoder::PixelFormat::CMYK32 => cmyk_to_rgb(&samples),
         jpeg_decoder::PixelFormat::L16 => {
-            return Err(corrupt(
+            return Err(jpeg_corrupt(
                 "12-bit JPEGs are not supported; save it with 8 bits per sample".into(),
             ))
         }
     })
+}
+
+/// A JPEG that cannot be decoded, and why.
+fn jpeg_corrupt(reason: String) -> DecodeError {
+    DecodeError::Corrupt {
+        format: Format::Jpeg,
+        reason,
+    }
 }
 
 /// CMYK (as jpeg-decoder gives it: 0 is no ink, Adobe's inversion undone) to
@@ -388,7 +396,6 @@ fn decode_png(
         }
         let mut image = RgbImage::full(dw, dh, resizer.finish());
         (image.photo_width, image.photo_height) = (width, height);
-        image.resized = (dw, dh) != (width, height);
         return Ok(Stored { image, orientation });
     }
     let size = reader
@@ -591,7 +598,6 @@ fn upright(image: RgbImage, orientation: u16) -> RgbImage {
         reduction: image.reduction,
         photo_width,
         photo_height,
-        resized: image.resized,
     }
 }
 
@@ -837,12 +843,12 @@ mod tests {
             let streamed = decode_stored(&p, Format::Png, letterbox_need)
                 .unwrap()
                 .upright();
-            assert!(streamed.resized, "{color:?}");
+            assert!(streamed.is_resized(), "{color:?}");
             assert_eq!((streamed.width, streamed.height), (416, 324));
             assert_eq!((streamed.photo_width, streamed.photo_height), (900, 700));
             // The same bytes as decoding whole, then resizing.
             let whole = decode(&p, Format::Png).unwrap();
-            assert!(!whole.resized);
+            assert!(!whole.is_resized());
             let (want, _) = crate::preprocess::letterbox_resize(&whole.pixels, 900, 700);
             assert_eq!(streamed.pixels, want, "{color:?}");
         }

@@ -85,10 +85,10 @@ pub fn to_input_tensor(rgb: &[u8], width: u32, height: u32) -> (Vec<f32>, Letter
 }
 
 /// The letterbox of a decoded image: resized to fit the model's input
-/// unless the decoder already did (`RgbImage::resized`), placed so that
+/// unless the decoder already did (`RgbImage::is_resized`), placed so that
 /// boxes map back to the photo's pixels.
 pub fn letterbox_image(image: RgbImage) -> (Vec<u8>, Letterbox) {
-    if image.resized {
+    if image.is_resized() {
         let lb = Letterbox::fit(image.photo_width, image.photo_height);
         debug_assert_eq!(lb.inner_size(), (image.width, image.height));
         return (image.pixels, lb);

@@ -121,7 +121,7 @@ fn check_reduced(image: RgbImage) {
         image.reduction
     );
     let (photo_width, photo_height) = (image.photo_width, image.photo_height);
-    let size = if image.resized {
+    let size = if image.is_resized() {
         preprocess::needed_size(photo_width, photo_height)
     } else {
         (
