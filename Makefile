@@ -17,7 +17,8 @@ run: setup
 setup: host model component examples
 
 # The portable build for hosts without wasi-nn (Spin, Fermyon Cloud, SpinKube):
-# the detector composed with the tract-based wasi-nn provider.
+# the detector composed with the tract-based wasi-nn provider and the settings
+# component (Spin's application variables).
 portable:
 	@bash scripts/build-portable.sh >/dev/null
 	@wc -c < dist/wasi-detect-portable.wasm | xargs -I{} echo "portable: dist/wasi-detect-portable.wasm ({} bytes)"

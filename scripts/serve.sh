@@ -26,6 +26,14 @@ for f in "$host" "$wasm" "$ROOT/models/$model"; do
     [ -e "$f" ] || die "$f is missing: run 'make setup' first"
 done
 addr="${ADDR:-127.0.0.1}:${PORT:-8080}"
+# The portable build (WASM=dist/wasi-detect-portable.wasm) reads Spin's
+# application variables through wasi:config: it is served with `-S config`,
+# its import named as wasmtime implements it (scripts/config-for-wasmtime.py).
+# Variables are extra arguments: `-S config-var=threshold=0.5`.
+if grep -qaF "wasi:config/store@" "$wasm"; then
+    wasm="$("$PYTHON" "$ROOT/scripts/config-for-wasmtime.py" "$wasm")"
+    set -- -S config "$@"
+fi
 
 log "serving on http://$addr with $backend  (POST /predict, GET /warm; Ctrl-C stops)"
 log "try: curl -H 'content-type: image/jpeg' --data-binary @tests/fixtures/astronaut.jpg http://$addr/predict"

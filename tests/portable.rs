@@ -1,7 +1,8 @@
 //! The portable build (`make portable`): the detector composed with the
-//! wasi-nn provider (tract), so it needs no wasi-nn from the host. Served by
-//! `wasmtime serve` *without* `-S nn`, it must find what ONNX Runtime finds
-//! natively, and import nothing Spin 3 does not provide.
+//! wasi-nn provider (tract) and the settings component (Spin's application
+//! variables), so it needs no wasi-nn from the host. Served by `wasmtime
+//! serve` *without* `-S nn`, it must find what ONNX Runtime finds natively,
+//! and import nothing Spin 3 does not provide.
 
 mod common;
 
@@ -36,6 +37,10 @@ const SPIN_PROVIDES: &[&str] = &[
     "wasi:random/random",
 ];
 
+/// Spin 3's application variables (`[variables]` in spin.toml), at the
+/// version Spin implements, which the settings component imports.
+const SPIN_CONFIG: &str = "wasi:config/store@0.2.0-draft-2024-09-27";
+
 /// The component's imports, as `package/interface@version`.
 fn imports(wasm: &Path) -> Vec<String> {
     let bytes = std::fs::read(wasm).unwrap();
@@ -65,12 +70,20 @@ fn the_portable_build_imports_only_what_spin_provides() {
         native.iter().any(|i| i.starts_with("wasi:nn/")),
         "the detector itself imports wasi:nn: {native:?}"
     );
+    assert!(
+        !native.iter().any(|i| i.starts_with("wasi:config/")),
+        "the native build's settings are environment variables: {native:?}"
+    );
     let portable = imports(&portable_component());
     println!(
         "imports of the portable build:\n  {}",
         portable.join("\n  ")
     );
-    for import in &portable {
+    assert!(
+        portable.iter().any(|i| i == SPIN_CONFIG),
+        "the portable build reads Spin's variables through {SPIN_CONFIG}"
+    );
+    for import in portable.iter().filter(|i| *i != SPIN_CONFIG) {
         let (interface, version) = import.split_once('@').unwrap_or((import, ""));
         assert!(
             SPIN_PROVIDES.contains(&interface),

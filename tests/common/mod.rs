@@ -8,6 +8,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 pub fn root() -> PathBuf {
@@ -51,6 +52,22 @@ pub fn portable_component() -> PathBuf {
         "dist/wasi-detect-portable.wasm",
         "make portable",
     )
+}
+
+/// The portable build as `wasmtime serve -S config` runs it: its
+/// `wasi:config` import (Spin's version) under the name wasmtime implements
+/// the same interface by (`scripts/config-for-wasmtime.py`).
+pub fn served_portable_component() -> PathBuf {
+    static SERVED: OnceLock<PathBuf> = OnceLock::new();
+    SERVED
+        .get_or_init(|| {
+            let mut command = Command::new("python3");
+            command
+                .arg(root().join("scripts/config-for-wasmtime.py"))
+                .arg(portable_component());
+            command_output(command, "scripts/config-for-wasmtime.py")
+        })
+        .clone()
 }
 
 pub fn models_dir() -> PathBuf {
@@ -121,6 +138,10 @@ pub struct ServerConfig {
     /// `--env` settings of the component; `WASI_DETECT_MODEL` defaults to the
     /// backend's model.
     pub env: Vec<(String, String)>,
+    /// Application variables (`-S config-var=NAME=VALUE`), which the portable
+    /// build's settings component reads through `wasi:config` (served with
+    /// `-S config`); the native build has no use for them.
+    pub config_vars: Vec<(String, String)>,
     /// More `serve` flags (the admission gate's, wasmtime's).
     pub args: Vec<String>,
 }
@@ -131,6 +152,7 @@ impl Default for ServerConfig {
             backend: Backend::Onnx,
             preload: true,
             env: vec![],
+            config_vars: vec![],
             args: vec![],
         }
     }
@@ -157,16 +179,23 @@ impl Server {
     pub fn start(config: ServerConfig) -> Server {
         let portable = config.backend == Backend::Portable;
         let wasm = if portable {
-            portable_component()
+            served_portable_component()
         } else {
             component()
         };
         let (host, models) = (host_binary(), models_dir());
         let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
         let mut args: Vec<String> = vec!["serve".into(), "-S".into(), "cli".into()];
-        // The portable build runs without the host's wasi-nn, as on Spin.
-        if !portable {
+        // The portable build runs without the host's wasi-nn, as on Spin,
+        // and reads application variables through wasi:config.
+        if portable {
+            args.extend(["-S".into(), "config".into()]);
+        } else {
             args.extend(["-S".into(), "nn".into()]);
+        }
+        for (k, v) in &config.config_vars {
+            args.push("-S".into());
+            args.push(format!("config-var={k}={v}"));
         }
         args.extend([
             "--dir".into(),
@@ -761,12 +790,18 @@ pub fn api_detections(json: &serde_json::Value) -> Vec<Det> {
 
 /// The path a `scripts/` helper prints (it sets up what is missing first).
 fn script_output(script: &str) -> PathBuf {
-    let out = Command::new("bash")
-        .arg(root().join("scripts").join(script))
+    let mut command = Command::new("bash");
+    command.arg(root().join("scripts").join(script));
+    command_output(command, &format!("scripts/{script}"))
+}
+
+/// The path `command` (`what`) prints.
+fn command_output(mut command: Command, what: &str) -> PathBuf {
+    let out = command
         .stderr(Stdio::inherit())
         .output()
-        .unwrap_or_else(|e| panic!("run scripts/{script}: {e}"));
-    assert!(out.status.success(), "scripts/{script} failed");
+        .unwrap_or_else(|e| panic!("run {what}: {e}"));
+    assert!(out.status.success(), "{what} failed");
     PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
 }
 
