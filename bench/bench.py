@@ -14,7 +14,8 @@ On this machine, with the same model files and the same images:
 - throughput at 1, 2 and 4 connections (wrk) with the host's two ONNX
   settings (--onnx-sessions, --onnx-threads), the host's RSS;
 - the component's linear memory after one request of each image;
-- the component's size.
+- the component's size;
+- the portable build (tract inside, as Spin runs it): bench/portable.py.
 
 Writes BENCHMARKS.md, docs/bench.svg and target/bench/results.json.
 """
@@ -306,6 +307,10 @@ def run(args) -> dict:
             results["e2e"][backend] = {name: end_to_end(server, path, requests(name, args))
                                        for name, path in images.items()}
 
+    if not args.quick:
+        import portable
+        results["portable"] = portable.measure(sys.modules[__name__], images, small, args)
+
     # After our servers stopped, so that nothing else runs beside it.
     print("[bench] the Python peer (ONNX Runtime): end to end", file=sys.stderr)
     with running(Peer()) as peer:
@@ -408,13 +413,14 @@ def throughput(small: Path, args) -> dict:
 
 
 def machine() -> dict:
-    cpu = "unknown"
+    cpu, flags = "unknown", []
     with contextlib.suppress(OSError):
         for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
+            if line.startswith("model name") and cpu == "unknown":
                 cpu = line.split(":", 1)[1].strip()
-                break
-    return {"cpu": cpu, "cores": os.cpu_count(), "system": platform.platform()}
+            if line.startswith("flags") and not flags:
+                flags = [f for f in line.split(":", 1)[1].split() if f.startswith(("avx", "fma"))]
+    return {"cpu": cpu, "cores": os.cpu_count(), "system": platform.platform(), "flags": flags}
 
 
 def main(argv=None) -> int:

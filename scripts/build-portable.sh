@@ -1,11 +1,29 @@
 #!/usr/bin/env bash
-# Builds the portable detector, dist/wasi-detect-portable.wasm: the detector
-# component with its wasi:nn imports plugged by the provider component
-# (provider/, tract inside), composed with `wac plug`. The result imports no
-# wasi:nn, so it runs on hosts that have none (Spin, Fermyon Cloud, SpinKube).
-# wac-cli is installed once under $CACHE/tools. Prints the output's path.
+# Builds the portable detector for hosts without wasi-nn (Spin, Fermyon Cloud,
+# SpinKube): the detector component with its wasi:nn imports plugged by the
+# provider component (provider/, tract inside) and its environment by the
+# settings component (settings/: Spin's application variables), composed with
+# `wac plug`. The result imports no wasi:nn. Prints the deploy artifact's path.
+#
+#   MODEL=<name>  (default nanodet) the model built into the provider and
+#                 pre-initialised: models/<name>/model.onnx is parsed and
+#                 optimised at build time (`wasi-detect-host wizer`, Wizer),
+#                 and the instance's memory is snapshot into the component,
+#                 so every instance starts with the optimised plan and a fresh
+#                 instance per request (as Spin runs it) loads nothing.
+#   MODEL=        code only: models are read from the models directory.
+#
+# Outputs:
+#   dist/wasi-detect-portable.wasm       the deploy artifact (with $MODEL built in)
+#   dist/wasi-detect-portable-code.wasm  the same code without a model
+#
+# The provider is built with relaxed SIMD on top of SIMD (tract's matrix
+# kernels then use fused multiply-add; wasmtime and Spin run it), in its own
+# target directory since its flags differ from the detector's. The host
+# (`make host`) runs Wizer; wac-cli is installed once under $CACHE/tools.
 . "$(dirname "$0")/lib.sh"
 
+MODEL="${MODEL-nanodet}"
 WAC_VERSION="0.12.0"
 wac="$CACHE/tools/wac-cli-$WAC_VERSION/bin/wac"
 if [ ! -x "$wac" ]; then
@@ -15,12 +33,35 @@ if [ ! -x "$wac" ]; then
 fi
 
 detector="$("$ROOT/scripts/build-component.sh")"
-cargo build --quiet --release --locked --target wasm32-wasip2 -p wasi-nn-tract \
-    --manifest-path "$ROOT/Cargo.toml" >&2
-provider="$ROOT/target/wasm32-wasip2/release/wasi_nn_tract.wasm"
+settings="$("$ROOT/scripts/build-settings.sh")"
+target="$ROOT/target/portable"
+build_provider() {
+    CARGO_TARGET_WASM32_WASIP2_RUSTFLAGS="-C target-feature=+simd128,+relaxed-simd -C link-arg=--max-memory=268435456" \
+        cargo build --quiet --release --locked --target wasm32-wasip2 -p wasi-nn-tract \
+        --manifest-path "$ROOT/Cargo.toml" --target-dir "$target" "$@" >&2
+}
+built="$target/wasm32-wasip2/release/wasi_nn_tract.wasm"
+mkdir -p "$ROOT/dist"
+
+build_provider
+code="$ROOT/dist/wasi-detect-portable-code.wasm"
+"$wac" plug "$detector" --plug "$settings" --plug "$built" -o "$code.tmp" >&2
+mv "$code.tmp" "$code"
 
 out="$ROOT/dist/wasi-detect-portable.wasm"
-mkdir -p "$ROOT/dist"
-"$wac" plug "$detector" --plug "$provider" -o "$out.tmp" >&2
+if [ -z "$MODEL" ]; then
+    cp "$code" "$out.tmp"
+else
+    onnx="$ROOT/models/$MODEL/model.onnx"
+    [ -f "$onnx" ] || die "$onnx is missing: MODEL names a folder of models/ with a model.onnx ('make model' builds nanodet)"
+    host="$("$ROOT/scripts/build-host.sh")"
+    # The same target directory: only the provider itself is rebuilt.
+    WASI_NN_TRACT_BAKE_ONNX="$onnx" WASI_NN_TRACT_BAKE_NAME="$MODEL" build_provider --features bake
+    baked="$target/provider-$MODEL.wasm"
+    # Wizer calls `wizer-initialize` with no environment, files or network.
+    # The export is kept: the component's lifted function refers to it.
+    "$host" wizer --keep-init-func -S cli -o "$baked" "$built" >&2
+    "$wac" plug "$detector" --plug "$settings" --plug "$baked" -o "$out.tmp" >&2
+fi
 mv "$out.tmp" "$out"
 echo "$out"

@@ -137,3 +137,106 @@ fn a_missing_model_is_a_503_from_the_provider_too() {
         .assert_error(503, "model_unavailable");
     assert!(message.contains("no-such-model"), "{message}");
 }
+
+/// `/warm`'s `load_ms` (the model's load in this request).
+fn load_ms(server: &Server) -> f64 {
+    let warm = server.request(Request::get("/warm")).json();
+    assert_eq!(warm["loaded_now"], true, "a fresh instance loads: {warm}");
+    warm["load_ms"].as_f64().unwrap()
+}
+
+#[test]
+fn a_fresh_instance_per_request_starts_with_the_model_optimised() {
+    // Spin never reuses an instance of a WASIp2 component: every request is a
+    // fresh instance, as here. The pre-initialised build finds its model
+    // parsed and optimised in the snapshot; the code-only build parses and
+    // optimises it from /models in every request.
+    let fresh = |wasm| {
+        Server::start(ServerConfig {
+            instance_reuse: false,
+            wasm,
+            ..ServerConfig::backend(Backend::Portable)
+        })
+    };
+    let preinitialised = fresh(None);
+    let code_only = fresh(Some(common::portable_code_component()));
+    let built_in: Vec<f64> = (0..3).map(|_| load_ms(&preinitialised)).collect();
+    let from_file: Vec<f64> = (0..3).map(|_| load_ms(&code_only)).collect();
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[1]
+    };
+    let (built_in, from_file) = (median(built_in), median(from_file));
+    assert!(
+        built_in * 10.0 < from_file,
+        "a built-in model costs no load: {built_in} ms, against {from_file} ms from the file"
+    );
+    // Every photo, each in a fresh instance, as ONNX Runtime finds it.
+    common::assert_photos_match_native(&preinitialised, "portable, fresh instances");
+}
+
+#[test]
+fn a_model_not_built_in_is_still_read_from_the_models_folder() {
+    // The same pre-initialised artifact asked for another model: the
+    // provider reads <models dir>/<name>/model.onnx, as without a built-in one.
+    let models = std::env::temp_dir().join(format!("wasi-detect-models-{}", std::process::id()));
+    for name in ["nanodet", "nanodet-file"] {
+        let dir = models.join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        let onnx = common::models_dir().join("nanodet/model.onnx");
+        if std::fs::hard_link(&onnx, dir.join("model.onnx")).is_err() {
+            std::fs::copy(&onnx, dir.join("model.onnx")).unwrap();
+        }
+    }
+    let server = Server::start(ServerConfig {
+        env: vec![("WASI_DETECT_MODEL".into(), "nanodet-file".into())],
+        models: Some(models.clone()),
+        ..ServerConfig::backend(Backend::Portable)
+    });
+    let warm = server.request(Request::get("/warm")).json();
+    assert_eq!(warm["model"], "nanodet-file", "{warm}");
+    let people = server.post_fixture("/predict", "astronaut.jpg").json();
+    assert_eq!(people[0]["class"], "person", "{people}");
+    drop(server);
+    std::fs::remove_dir_all(&models).unwrap();
+}
+
+/// `wasi-detect-host run --invoke CALL` on the pre-initialised provider.
+fn invoke(call: &str) -> String {
+    let out = std::process::Command::new(common::host_binary())
+        .args(["run", "-S", "cli", "--invoke", call])
+        .arg(common::preinitialised_provider())
+        .output()
+        .expect("run the host");
+    assert!(
+        out.status.success(),
+        "{call}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn the_optimised_plan_multiplies_with_tracts_wasm_simd_kernels() {
+    // tract registers its kernels through constructors: if they did not run
+    // in the component, the plan would fall back to the generic ones.
+    let answer = invoke(r#"matmul-kernels("nanodet")"#);
+    let kernels: Vec<&str> = answer
+        .trim()
+        .strip_prefix("ok([")
+        .and_then(|s| s.strip_suffix("])"))
+        .unwrap_or_else(|| panic!("not a list of kernels: {answer}"))
+        .split(", ")
+        .map(|k| k.trim_matches('"'))
+        .collect();
+    assert!(
+        kernels.len() >= 30,
+        "every convolution is a matrix product: {kernels:?}"
+    );
+    for kernel in &kernels {
+        assert!(
+            kernel.starts_with("wasm_f32_"),
+            "{kernel} is not a wasm SIMD kernel: {kernels:?}"
+        );
+    }
+}

@@ -1,4 +1,4 @@
-//! `wasi-detect-host`: wasmtime's `serve` and `compile` commands in a binary
+//! `wasi-detect-host`: wasmtime's `serve`, `run`, `compile` and `wizer` commands in a binary
 //! that carries both wasi-nn backends, ONNX Runtime (linked) and OpenVINO
 //! (found at run time), with an admission gate in front of `serve`.
 //!
@@ -14,7 +14,7 @@ mod gate;
 use clap::{Args, CommandFactory, FromArgMatches, Parser};
 use std::net::{SocketAddr, TcpListener};
 use std::time::Duration;
-use wasmtime_cli::commands::{CompileCommand, ServeCommand};
+use wasmtime_cli::commands::{CompileCommand, RunCommand, ServeCommand, WizerCommand};
 
 /// wasmtime serve with the ONNX Runtime and OpenVINO wasi-nn backends.
 #[derive(Parser)]
@@ -25,6 +25,12 @@ enum Command {
     Serve(Box<ServeCommand>),
     /// Precompiles a component to a `.cwasm` file (`wasmtime compile`).
     Compile(Box<CompileCommand>),
+    /// Runs a component, or calls one of its exports (`wasmtime run`; the
+    /// portable provider's kernel and profile exports, `--invoke`).
+    Run(Box<RunCommand>),
+    /// Pre-initialises a component: runs an init export and snapshots its
+    /// memory (`wasmtime wizer`).
+    Wizer(Box<WizerCommand>),
 }
 
 /// The host's own `serve` flags, the gate's and the ONNX backend's; every
@@ -79,6 +85,8 @@ fn main() -> wasmtime::Result<()> {
         // `serve` is handled above; this arm only keeps it in `--help`.
         Command::Serve(serve) => serve.execute(),
         Command::Compile(compile) => compile.execute(),
+        Command::Run(run) => run.execute(),
+        Command::Wizer(wizer) => wizer.execute(),
     }
 }
 

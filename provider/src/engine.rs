@@ -3,8 +3,11 @@
 //! little-endian bytes; only float32 is taken, which is what wasi-nn
 //! backends commonly support and what the detector sends.
 
+use std::collections::BTreeMap;
 use std::fmt;
+use std::time::{Duration, Instant};
 use tract_onnx::prelude::*;
+use tract_onnx::tract_core::ops::matmul::optimized::OptMatMul;
 
 /// Why a model could not be loaded or run, in wasi-nn's terms.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,6 +101,46 @@ impl Model {
         })
     }
 
+    /// The matrix kernels the optimised plan multiplies with, one entry per
+    /// matrix product (a product may hold several kernels, one per shape
+    /// mode). On wasm they must be tract's SIMD kernels (`wasm_f32_*`):
+    /// tract registers its kernels through constructors, and a generic
+    /// kernel here would mean they never ran.
+    pub fn matmul_kernels(&self) -> Vec<String> {
+        self.plan
+            .model()
+            .nodes()
+            .iter()
+            .filter_map(|node| node.op_as::<OptMatMul>())
+            .map(|op| {
+                op.mmm
+                    .iter()
+                    .map(|k| k.name())
+                    .collect::<Vec<_>>()
+                    .join("+")
+            })
+            .collect()
+    }
+
+    /// A zero tensor of the model's (single, fixed-shape) input, to time it.
+    pub fn zero_input(&self) -> Result<F32Tensor, EngineError> {
+        let model = self.plan.model();
+        let fact = model
+            .input_outlets()
+            .ok()
+            .and_then(|o| o.first().copied())
+            .and_then(|o| model.outlet_fact(o).ok())
+            .and_then(|f| f.shape.as_concrete().map(<[usize]>::to_vec))
+            .ok_or_else(|| {
+                EngineError::InvalidArgument("the model's input has no fixed shape".into())
+            })?;
+        let dimensions: Vec<u32> = fact.iter().map(|&d| d as u32).collect();
+        Ok(F32Tensor {
+            values: vec![0.0; fact.iter().product()],
+            dimensions,
+        })
+    }
+
     /// A state to run the model with; kept by an execution context so its
     /// buffers are reused from one run to the next.
     pub fn session(&self) -> Result<Session, EngineError> {
@@ -165,6 +208,64 @@ impl Session {
                 Ok((name.clone(), F32Tensor { dimensions, values }))
             })
             .collect()
+    }
+}
+
+/// Where one run's time goes: total time and node count per kind of op,
+/// slowest first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Profile {
+    pub total: Duration,
+    pub ops: Vec<(String, Duration, usize)>,
+}
+
+impl fmt::Display for Profile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ms = |d: Duration| d.as_secs_f64() * 1e3;
+        writeln!(f, "{:<28} {:>9} {:>6} {:>6}", "op", "ms", "share", "nodes")?;
+        for (op, time, count) in &self.ops {
+            let share = 100.0 * time.as_secs_f64() / self.total.as_secs_f64().max(1e-9);
+            writeln!(f, "{op:<28} {:>9.2} {share:>5.1}% {count:>6}", ms(*time))?;
+        }
+        write!(f, "{:<28} {:>9.2}", "total", ms(self.total))
+    }
+}
+
+impl Session {
+    /// Runs the model `runs` times on `input` and times every node, summed
+    /// per kind of op (the median run's share is what matters; the sum over
+    /// runs keeps the timer's resolution out of it). For `make bench`.
+    pub fn profile(&mut self, input: &F32Tensor, runs: usize) -> Result<Profile, EngineError> {
+        let shape: Vec<usize> = input.dimensions.iter().map(|&d| d as usize).collect();
+        let tensor = Tensor::from_shape(&shape, &input.values)
+            .map_err(|e| EngineError::InvalidArgument(format!("{e:#}")))?;
+        let mut per_op: BTreeMap<String, (Duration, usize)> = BTreeMap::new();
+        let started = Instant::now();
+        for _ in 0..runs.max(1) {
+            self.state
+                .run_plan_with_eval(
+                    tvec!(tensor.clone().into_tvalue()),
+                    |ctx, state, node, inputs| {
+                        let start = Instant::now();
+                        let out = tract_onnx::tract_core::plan::eval(ctx, state, node, inputs);
+                        let entry = per_op.entry(node.op().name().to_string()).or_default();
+                        entry.0 += start.elapsed();
+                        entry.1 += 1;
+                        out
+                    },
+                )
+                .map_err(|e| EngineError::Runtime(format!("{e:#}")))?;
+        }
+        let runs = runs.max(1) as u32;
+        let mut ops: Vec<_> = per_op
+            .into_iter()
+            .map(|(op, (time, count))| (op, time / runs, count / runs as usize))
+            .collect();
+        ops.sort_by_key(|op| std::cmp::Reverse(op.1));
+        Ok(Profile {
+            total: started.elapsed() / runs,
+            ops,
+        })
     }
 }
 

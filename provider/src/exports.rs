@@ -3,7 +3,14 @@
 //! `load-by-name(name)` reads `<models dir>/<name>/model.onnx` (the models
 //! dir is `WASI_DETECT_MODELS_DIR`, default `/models`, as for the detector)
 //! and keeps the optimised model for the life of the instance, so a second
-//! graph of the same name costs nothing; `load` takes the ONNX bytes.
+//! graph of the same name costs nothing; `load` takes the ONNX bytes. A
+//! model built in and pre-initialised ([`crate::bake`]) is there from the
+//! start.
+//!
+//! Beside wasi-nn, the provider exports Wizer's init function and two
+//! functions for tests and benchmarks, called on the provider alone
+//! (`wasi-detect-host run --invoke`): the plan's matrix kernels and a
+//! profile per op.
 
 use crate::engine::{EngineError, F32Tensor, Model, Session};
 use std::cell::RefCell;
@@ -130,27 +137,61 @@ impl graph::Guest for Provider {
     }
 
     fn load_by_name(name: String) -> Result<graph::Graph, errors::Error> {
-        if let Some(model) = BY_NAME.with(|m| m.borrow().get(&name).cloned()) {
-            return Ok(graph::Graph::new(NnGraph { model }));
-        }
-        let plain = !name.is_empty() && !name.starts_with('.') && !name.contains(['/', '\\']);
-        if !plain {
-            return Err(error(
-                ErrorCode::InvalidArgument,
-                format!("'{name}' is not a model name"),
-            ));
-        }
-        let dir = std::env::var("WASI_DETECT_MODELS_DIR").unwrap_or_else(|_| "/models".into());
-        let path = format!("{}/{name}/model.onnx", dir.trim_end_matches('/'));
-        let bytes = std::fs::read(&path).map_err(|e| {
-            error(
-                ErrorCode::NotFound,
-                format!("no model named '{name}': {path}: {e}"),
-            )
-        })?;
-        let model = Rc::new(Model::from_onnx(&bytes)?);
-        BY_NAME.with(|m| m.borrow_mut().insert(name, model.clone()));
+        let model = model_named(name).map_err(|(code, message)| error(code, message))?;
         Ok(graph::Graph::new(NnGraph { model }))
+    }
+}
+
+/// The model of that name: loaded already in this instance (or built in),
+/// or read from `<models dir>/<name>/model.onnx` and kept.
+fn model_named(name: String) -> Result<Rc<Model>, (ErrorCode, String)> {
+    if let Some(model) = BY_NAME.with(|m| m.borrow().get(&name).cloned()) {
+        return Ok(model);
+    }
+    let plain = !name.is_empty() && !name.starts_with('.') && !name.contains(['/', '\\']);
+    if !plain {
+        return Err((
+            ErrorCode::InvalidArgument,
+            format!("'{name}' is not a model name"),
+        ));
+    }
+    let dir = std::env::var("WASI_DETECT_MODELS_DIR").unwrap_or_else(|_| "/models".into());
+    let path = format!("{}/{name}/model.onnx", dir.trim_end_matches('/'));
+    let bytes = std::fs::read(&path).map_err(|e| {
+        (
+            ErrorCode::NotFound,
+            format!("no model named '{name}': {path}: {e}"),
+        )
+    })?;
+    let model =
+        Model::from_onnx(&bytes).map_err(|e| (ErrorCode::InvalidEncoding, e.to_string()))?;
+    let model = Rc::new(model);
+    BY_NAME.with(|m| m.borrow_mut().insert(name, model.clone()));
+    Ok(model)
+}
+
+impl Guest for Provider {
+    fn wizer_initialize() {
+        #[cfg(feature = "bake")]
+        {
+            let model = Rc::new(crate::bake::bake());
+            BY_NAME.with(|m| m.borrow_mut().insert(crate::bake::NAME.into(), model));
+        }
+    }
+
+    fn matmul_kernels(name: String) -> Result<Vec<String>, String> {
+        let model = model_named(name).map_err(|(_, message)| message)?;
+        Ok(model.matmul_kernels())
+    }
+
+    fn profile(name: String, runs: u32) -> Result<String, String> {
+        let model = model_named(name).map_err(|(_, message)| message)?;
+        let input = model.zero_input().map_err(|e| e.to_string())?;
+        let mut session = model.session().map_err(|e| e.to_string())?;
+        let profile = session
+            .profile(&input, runs as usize)
+            .map_err(|e| e.to_string())?;
+        Ok(profile.to_string())
     }
 }
 

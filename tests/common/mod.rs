@@ -60,14 +60,36 @@ pub fn portable_component() -> PathBuf {
 pub fn served_portable_component() -> PathBuf {
     static SERVED: OnceLock<PathBuf> = OnceLock::new();
     SERVED
-        .get_or_init(|| {
-            let mut command = Command::new("python3");
-            command
-                .arg(root().join("scripts/config-for-wasmtime.py"))
-                .arg(portable_component());
-            command_output(command, "scripts/config-for-wasmtime.py")
-        })
+        .get_or_init(|| served_by_wasmtime(&portable_component()))
         .clone()
+}
+
+/// The same for any portable artifact.
+pub fn served_by_wasmtime(wasm: &Path) -> PathBuf {
+    let mut command = Command::new("python3");
+    command
+        .arg(root().join("scripts/config-for-wasmtime.py"))
+        .arg(wasm);
+    command_output(command, "scripts/config-for-wasmtime.py")
+}
+
+/// The portable build without a model built in (`make portable` writes both).
+pub fn portable_code_component() -> PathBuf {
+    required(
+        "WASI_DETECT_PORTABLE_CODE_WASM",
+        "dist/wasi-detect-portable-code.wasm",
+        "make portable",
+    )
+}
+
+/// The pre-initialised provider alone, before composition: its
+/// `matmul-kernels` and `profile` exports are called with `run --invoke`.
+pub fn preinitialised_provider() -> PathBuf {
+    required(
+        "WASI_DETECT_PROVIDER_WASM",
+        "target/portable/provider-nanodet.wasm",
+        "make portable",
+    )
 }
 
 pub fn models_dir() -> PathBuf {
@@ -144,6 +166,13 @@ pub struct ServerConfig {
     pub config_vars: Vec<(String, String)>,
     /// More `serve` flags (the admission gate's, wasmtime's).
     pub args: Vec<String>,
+    /// Whether instances are kept for later requests; without, every request
+    /// gets a fresh instance, as on Spin.
+    pub instance_reuse: bool,
+    /// The folder mounted as `/models`, instead of `models/`.
+    pub models: Option<PathBuf>,
+    /// The component to serve, instead of the backend's.
+    pub wasm: Option<PathBuf>,
 }
 
 impl Default for ServerConfig {
@@ -154,6 +183,9 @@ impl Default for ServerConfig {
             env: vec![],
             config_vars: vec![],
             args: vec![],
+            instance_reuse: true,
+            models: None,
+            wasm: None,
         }
     }
 }
@@ -178,12 +210,14 @@ fn free_port() -> u16 {
 impl Server {
     pub fn start(config: ServerConfig) -> Server {
         let portable = config.backend == Backend::Portable;
-        let wasm = if portable {
-            served_portable_component()
-        } else {
-            component()
+        let wasm = match (&config.wasm, portable) {
+            (Some(wasm), true) => served_by_wasmtime(wasm),
+            (Some(wasm), false) => wasm.clone(),
+            (None, true) => served_portable_component(),
+            (None, false) => component(),
         };
-        let (host, models) = (host_binary(), models_dir());
+        let host = host_binary();
+        let models = config.models.clone().unwrap_or_else(models_dir);
         let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
         let mut args: Vec<String> = vec!["serve".into(), "-S".into(), "cli".into()];
         // The portable build runs without the host's wasi-nn, as on Spin,
@@ -200,13 +234,17 @@ impl Server {
         args.extend([
             "--dir".into(),
             format!("{}::/models", models.display()),
-            "--max-instance-reuse-count".into(),
-            "1000".into(),
-            "--idle-instance-timeout".into(),
-            "60s".into(),
             "--addr".into(),
             addr.to_string(),
         ]);
+        if config.instance_reuse {
+            args.extend([
+                "--max-instance-reuse-count".into(),
+                "1000".into(),
+                "--idle-instance-timeout".into(),
+                "60s".into(),
+            ]);
+        }
         let model = config.backend.model();
         assert!(
             models.join(model).is_dir(),

@@ -1,0 +1,128 @@
+"""The portable build in `make bench`: the detector with tract inside, as Spin
+runs it, measured in the same run as the native build.
+
+- end to end per image with instances reused, and its inference step;
+- a fresh instance per request (Spin never reuses a WASIp2 instance; wasmtime
+  serve without `--max-instance-reuse-count` behaves the same), pre-initialised
+  and code only (which parses and optimises the model in every request);
+- the first answer after the server starts, with wasmtime's compiled-code
+  cache empty and filled (Spin keeps the same cache, on by default);
+- where tract's time goes per op, in the component (the provider's `profile`
+  export) and natively (provider/examples/profile.rs);
+- the artifacts' sizes.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+HOST = ROOT / "target" / "host" / "wasi-detect-host"
+PREINIT = ROOT / "dist" / "wasi-detect-portable.wasm"
+CODE_ONLY = ROOT / "dist" / "wasi-detect-portable-code.wasm"
+PROVIDER = ROOT / "target" / "portable" / "provider-nanodet.wasm"
+MODEL = ROOT / "models" / "nanodet" / "model.onnx"
+
+
+def served(wasm: Path) -> Path:
+    """The artifact with its wasi:config import named as wasmtime names it
+    (scripts/config-for-wasmtime.py; Spin's name is a draft's)."""
+    done = subprocess.run([sys.executable, str(ROOT / "scripts" / "config-for-wasmtime.py"),
+                           str(wasm)], check=True, capture_output=True, text=True)
+    return Path(done.stdout.strip())
+
+
+def serve_args(wasm: Path, port: int, reuse: bool) -> list[str]:
+    """`wasmtime serve` as Spin runs the portable build: no wasi-nn, Spin's
+    variables through wasi:config, the models folder read-only, a fresh
+    instance per request unless `reuse`."""
+    args = [str(HOST), "serve", "-S", "cli", "-S", "config",
+            "--dir", f"{ROOT / 'models'}::/models", "--addr", f"127.0.0.1:{port}"]
+    if reuse:
+        args += ["--max-instance-reuse-count", "1000", "--idle-instance-timeout", "60s"]
+    return args + [str(wasm)]
+
+
+def measure(bench, images: dict[str, Path], small: Path, args) -> dict:
+    """Everything above; `bench` is bench.py (its Server, timing helpers)."""
+    out: dict = {"e2e": {}, "fresh": {}}
+    n = max(10, args.n // 2)
+
+    class Portable(bench.Server):
+        def __init__(self, wasm: Path, reuse: bool, env: dict | None = None):
+            self.port = bench.free_port()
+            self.start(serve_args(served(wasm), self.port, reuse), os.environ | (env or {}))
+
+    print("[bench] portable: end to end, instances reused", file=sys.stderr)
+    with bench.running(Portable(PREINIT, reuse=True)) as server:
+        bench.first_answer(server, small.read_bytes(), "image/jpeg")
+        out["e2e"] = {name: bench.end_to_end(server, path, max(10, bench.requests(name, args) // 2))
+                      for name, path in images.items()}
+    print("[bench] portable: a fresh instance per request", file=sys.stderr)
+    for label, wasm in [("pre-initialised", PREINIT), ("code only", CODE_ONLY)]:
+        with bench.running(Portable(wasm, reuse=False)) as server:
+            bench.first_answer(server, small.read_bytes(), "image/jpeg")
+            out["fresh"][label] = bench.end_to_end(server, small, n)
+
+    print("[bench] portable: first answer after start", file=sys.stderr)
+    out["first_answer"] = first_answers(bench, Portable, small, args)
+    print("[bench] portable: tract's profile, in the component and natively", file=sys.stderr)
+    out["profile"] = {"component": component_profile(), "native": native_profile()}
+    out["size"] = {label: {"bytes": wasm.stat().st_size,
+                           "gzip": len(gzip.compress(wasm.read_bytes(), 6))}
+                   for label, wasm in [("code only", CODE_ONLY), ("pre-initialised", PREINIT)]}
+    return out
+
+
+def first_answers(bench, Portable, small: Path, args) -> dict:
+    """Server start to the first /predict answer (model load, optimisation
+    and the first inference included), each artifact: with wasmtime's cache
+    of compiled code empty (a first deploy), then filled (every later start)."""
+    image = small.read_bytes()
+    out = {}
+    for label, wasm in [("pre-initialised", PREINIT), ("code only", CODE_ONLY)]:
+        with tempfile.TemporaryDirectory() as cache:
+            # wasmtime keeps compiled code under $XDG_CACHE_HOME/wasmtime: a
+            # new, empty one for each artifact.
+            env = {"XDG_CACHE_HOME": cache}
+            samples = {"compiled cache empty": [], "compiled cache filled": []}
+            for key in samples:
+                runs = 1 if key == "compiled cache empty" else max(1, args.cold_runs)
+                for _ in range(runs):
+                    with bench.running(Portable(wasm, reuse=False, env=env)) as server:
+                        samples[key].append(bench.first_answer(server, image, "image/jpeg") * 1e3)
+            out[label] = {k: bench.percentiles(v) for k, v in samples.items()}
+    return out
+
+
+def component_profile(runs: int = 10) -> str:
+    """The pre-initialised provider's own profile export, in wasmtime."""
+    done = subprocess.run(
+        [str(HOST), "run", "-S", "cli", "--invoke", f'profile("nanodet", {runs})', str(PROVIDER)],
+        check=True, capture_output=True, text=True)
+    text = done.stdout.strip()
+    # WAVE prints the result as ok("...") with escaped newlines.
+    if text.startswith('ok("') and text.endswith('")'):
+        text = text[4:-2].encode().decode("unicode_escape")
+    return text
+
+
+def native_profile(runs: int = 10) -> str:
+    """The same engine code compiled for this CPU (tract's native kernels)."""
+    done = subprocess.run(
+        ["cargo", "run", "--quiet", "--release", "--locked", "-p", "wasi-nn-tract",
+         "--example", "profile", "--", str(MODEL), str(runs)],
+        check=True, capture_output=True, text=True, cwd=ROOT)
+    return done.stdout.strip()
+
+
+def profile_total(table: str) -> float:
+    for line in table.splitlines():
+        if line.startswith("total"):
+            return float(line.split()[1])
+    return float("nan")
