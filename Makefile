@@ -18,10 +18,13 @@ setup: host model component examples
 
 # The portable build for hosts without wasi-nn (Spin, Fermyon Cloud, SpinKube):
 # the detector composed with the tract-based wasi-nn provider and the settings
-# component (Spin's application variables).
-portable:
-	@bash scripts/build-portable.sh >/dev/null
-	@wc -c < dist/wasi-detect-portable.wasm | xargs -I{} echo "portable: dist/wasi-detect-portable.wasm ({} bytes)"
+# component (Spin's application variables). MODEL (a folder of models/) is
+# built in, pre-initialised; `make portable MODEL=` builds code only.
+MODEL ?= nanodet
+portable: host
+	@MODEL="$(MODEL)" bash scripts/build-portable.sh >/dev/null
+	@wc -c < dist/wasi-detect-portable-code.wasm | xargs -I{} echo "portable, code only: dist/wasi-detect-portable-code.wasm ({} bytes)"
+	@wc -c < dist/wasi-detect-portable.wasm | xargs -I{} echo "portable: dist/wasi-detect-portable.wasm ({} bytes, $(or $(MODEL),no model) built in)"
 
 # The demo page's example photos, served from beside the model folders.
 EXAMPLES := astronaut.jpg chelsea-progressive.jpg coffee-rotated.jpg camera.png

@@ -34,14 +34,17 @@ fi
 
 detector="$("$ROOT/scripts/build-component.sh")"
 settings="$("$ROOT/scripts/build-settings.sh")"
-target="$ROOT/target/portable"
+# Cargo's target directory is kept under $CACHE: tract takes minutes to build,
+# and a fresh clone on the same machine reuses it.
+target="$CACHE/portable-target"
 build_provider() {
     CARGO_TARGET_WASM32_WASIP2_RUSTFLAGS="-C target-feature=+simd128,+relaxed-simd -C link-arg=--max-memory=268435456" \
         cargo build --quiet --release --locked --target wasm32-wasip2 -p wasi-nn-tract \
         --manifest-path "$ROOT/Cargo.toml" --target-dir "$target" "$@" >&2
 }
 built="$target/wasm32-wasip2/release/wasi_nn_tract.wasm"
-mkdir -p "$ROOT/dist"
+out_dir="$ROOT/target/portable"
+mkdir -p "$ROOT/dist" "$out_dir"
 
 build_provider
 code="$ROOT/dist/wasi-detect-portable-code.wasm"
@@ -57,10 +60,11 @@ else
     host="$("$ROOT/scripts/build-host.sh")"
     # The same target directory: only the provider itself is rebuilt.
     WASI_NN_TRACT_BAKE_ONNX="$onnx" WASI_NN_TRACT_BAKE_NAME="$MODEL" build_provider --features bake
-    baked="$target/provider-$MODEL.wasm"
+    baked="$out_dir/provider-$MODEL.wasm"
     # Wizer calls `wizer-initialize` with no environment, files or network.
     # The export is kept: the component's lifted function refers to it.
-    "$host" wizer --keep-init-func -S cli -o "$baked" "$built" >&2
+    # (It prints the init function's result, "()", on stdout.)
+    "$host" wizer --keep-init-func -S cli -o "$baked" "$built" >/dev/null
     "$wac" plug "$detector" --plug "$settings" --plug "$baked" -o "$out.tmp" >&2
 fi
 mv "$out.tmp" "$out"
