@@ -29,14 +29,6 @@ PROVIDER = ROOT / "target" / "portable" / "provider-nanodet.wasm"
 MODEL = ROOT / "models" / "nanodet" / "model.onnx"
 
 
-def served(wasm: Path) -> Path:
-    """The artifact with its wasi:config import named as wasmtime names it
-    (scripts/config-for-wasmtime.py; Spin's name is a draft's)."""
-    done = subprocess.run([sys.executable, str(ROOT / "scripts" / "config-for-wasmtime.py"),
-                           str(wasm)], check=True, capture_output=True, text=True)
-    return Path(done.stdout.strip())
-
-
 def serve_args(wasm: Path, port: int, reuse: bool) -> list[str]:
     """`wasmtime serve` as Spin runs the portable build: no wasi-nn, Spin's
     variables through wasi:config, the models folder read-only, a fresh
@@ -56,7 +48,7 @@ def measure(bench, images: dict[str, Path], small: Path, args) -> dict:
     class Portable(bench.Server):
         def __init__(self, wasm: Path, reuse: bool, env: dict | None = None):
             self.port = bench.free_port()
-            self.start(serve_args(served(wasm), self.port, reuse), os.environ | (env or {}))
+            self.start(serve_args(wasm, self.port, reuse), os.environ | (env or {}))
 
     print("[bench] portable: end to end, instances reused", file=sys.stderr)
     with bench.running(Portable(PREINIT, reuse=True)) as server:

@@ -27,11 +27,9 @@ for f in "$host" "$wasm" "$ROOT/models/$model"; do
 done
 addr="${ADDR:-127.0.0.1}:${PORT:-8080}"
 # The portable build (WASM=dist/wasi-detect-portable.wasm) reads Spin's
-# application variables through wasi:config: it is served with `-S config`,
-# its import named as wasmtime implements it (scripts/config-for-wasmtime.py).
+# application variables through wasi:config: it is served with `-S config`.
 # Variables are extra arguments: `-S config-var=threshold=0.5`.
 if grep -qaF "wasi:config/store@" "$wasm"; then
-    wasm="$("$PYTHON" "$ROOT/scripts/config-for-wasmtime.py" "$wasm")"
     set -- -S config "$@"
 fi
 

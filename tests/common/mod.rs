@@ -8,7 +8,6 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 pub fn root() -> PathBuf {
@@ -52,25 +51,6 @@ pub fn portable_component() -> PathBuf {
         "dist/wasi-detect-portable.wasm",
         "make portable",
     )
-}
-
-/// The portable build as `wasmtime serve -S config` runs it: its
-/// `wasi:config` import (Spin's version) under the name wasmtime implements
-/// the same interface by (`scripts/config-for-wasmtime.py`).
-pub fn served_portable_component() -> PathBuf {
-    static SERVED: OnceLock<PathBuf> = OnceLock::new();
-    SERVED
-        .get_or_init(|| served_by_wasmtime(&portable_component()))
-        .clone()
-}
-
-/// The same for any portable artifact.
-pub fn served_by_wasmtime(wasm: &Path) -> PathBuf {
-    let mut command = Command::new("python3");
-    command
-        .arg(root().join("scripts/config-for-wasmtime.py"))
-        .arg(wasm);
-    command_output(command, "scripts/config-for-wasmtime.py")
 }
 
 /// The portable build without a model built in (`make portable` writes both).
@@ -211,9 +191,8 @@ impl Server {
     pub fn start(config: ServerConfig) -> Server {
         let portable = config.backend == Backend::Portable;
         let wasm = match (&config.wasm, portable) {
-            (Some(wasm), true) => served_by_wasmtime(wasm),
-            (Some(wasm), false) => wasm.clone(),
-            (None, true) => served_portable_component(),
+            (Some(wasm), _) => wasm.clone(),
+            (None, true) => portable_component(),
             (None, false) => component(),
         };
         let host = host_binary();
