@@ -68,18 +68,18 @@ class Decoded:
         return boxes
 
 
-def letterbox_inner_size(w: int, h: int) -> tuple[int, int]:
-    """The size a w x h image is resized to inside the SIZE x SIZE letterbox."""
-    r = min(SIZE / w, SIZE / h)
+def letterbox_inner_size(w: int, h: int, size: int = SIZE) -> tuple[int, int]:
+    """The size a w x h image is resized to inside the size x size letterbox."""
+    r = min(size / w, size / h)
     return max(1, round_half_up(w * r)), max(1, round_half_up(h * r))
 
 
-def reduction(w: int, h: int) -> int:
+def reduction(w: int, h: int, size: int = SIZE) -> int:
     """The DCT scale denominator for a JPEG stored w x h: the largest of 8, 4,
     2, 1 that still decodes at least the letterbox's inner size on both
     sides (Pillow's `draft` rule). Stored and displayed sizes give the same
     answer, so the EXIF orientation does not matter."""
-    iw, ih = letterbox_inner_size(w, h)
+    iw, ih = letterbox_inner_size(w, h, size)
     k = min(w // iw, h // ih)
     return next((s for s in (8, 4, 2) if s <= k), 1)
 
@@ -109,18 +109,19 @@ def displayed_size(img: Image.Image) -> tuple[int, int]:
     return (h, w) if turned else (w, h)
 
 
-def decode(source, full_decode: bool = False) -> Decoded:
+def decode(source, full_decode: bool = False, size: int = SIZE) -> Decoded:
     """Opens an image (a path or a binary file) the way a viewer shows it: EXIF
     orientation applied, any mode (palette, grey, alpha, CMYK) turned into
-    RGB; a large JPEG at a reduced scale unless `full_decode`."""
+    RGB; a large JPEG at a reduced scale (enough for a size x size
+    letterbox) unless `full_decode`."""
     with Image.open(source) as img:
         width, height = displayed_size(img)
         s = 1
         if is_jpeg(img) and not full_decode:
             stored = img.size
-            s = reduction(*stored)
+            s = reduction(*stored, size)
             # draft() only changes how the decoder will run; nothing is decoded yet.
-            img.draft("RGB", letterbox_inner_size(*stored))
+            img.draft("RGB", letterbox_inner_size(*stored, size))
             if img.size != reduced_size(*stored, s):
                 raise RuntimeError(f"Pillow's draft decodes {stored} at {img.size}, "
                                    f"not 1/{s}: its rule is no longer this module's")
@@ -139,12 +140,12 @@ def round_half_up(x: float) -> int:
     return int(np.floor(x + 0.5))
 
 
-def letterbox(img: Image.Image) -> tuple[Image.Image, Letterbox]:
+def letterbox(img: Image.Image, size: int = SIZE) -> tuple[Image.Image, Letterbox]:
     w, h = img.size
-    r = min(SIZE / w, SIZE / h)
-    nw, nh = letterbox_inner_size(w, h)
-    canvas = Image.new("RGB", (SIZE, SIZE), (0, 0, 0))
-    box = Letterbox(r, (SIZE - nw) // 2, (SIZE - nh) // 2, w, h)
+    r = min(size / w, size / h)
+    nw, nh = letterbox_inner_size(w, h, size)
+    canvas = Image.new("RGB", (size, size), (0, 0, 0))
+    box = Letterbox(r, (size - nw) // 2, (size - nh) // 2, w, h)
     canvas.paste(img.resize((nw, nh), Image.Resampling.BILINEAR), (box.pad_x, box.pad_y))
     return canvas, box
 
@@ -270,12 +271,19 @@ def main(argv=None) -> int:
                     help="decode every pixel of a large JPEG instead of at a reduced DCT scale")
     a = ap.parse_args(argv)
     det = Detector(a.model, a.labels)
+    return print_each(a.images, lambda p: det.detect(p, a.threshold, a.max, a.full_decode),
+                      "detect")
+
+
+def print_each(paths, detect_one, prog: str) -> int:
+    """Prints detect_one(path) as one JSON line for each path; 1 if an image
+    could not be read."""
     status = 0
-    for path in a.images:
+    for path in paths:
         try:
-            print(json.dumps(det.detect(path, a.threshold, a.max, a.full_decode)), flush=True)
+            print(json.dumps(detect_one(path)), flush=True)
         except (OSError, ValueError) as e:  # PIL raises these for unreadable images
-            print(f"detect: {path}: {e}", file=sys.stderr)
+            print(f"{prog}: {path}: {e}", file=sys.stderr)
             status = 1
     return status
 
