@@ -7,10 +7,12 @@
 use criterion::{criterion_group, criterion_main, Criterion};
 use std::hint::black_box;
 use std::path::PathBuf;
-use wasi_detect::api::detections_json;
+use wasi_detect::api::{detections_json, AnswerFormat};
 use wasi_detect::decode::{decode_stored, Format};
-use wasi_detect::postprocess::{detect, Filter};
-use wasi_detect::preprocess::{letterbox_image, needed_size, to_tensor, Letterbox};
+use wasi_detect::labels::Labels;
+use wasi_detect::manifest::Manifest;
+use wasi_detect::postprocess::{Decoder, Filter};
+use wasi_detect::preprocess::Letterbox;
 
 fn read(path: &str) -> Vec<u8> {
     std::fs::read(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(path)).unwrap()
@@ -23,7 +25,16 @@ fn floats(path: &str) -> Vec<f32> {
         .collect()
 }
 
+/// NanoDet's manifest (`make model` writes it).
+fn nanodet() -> Manifest {
+    let text = String::from_utf8(read("models/nanodet/manifest.json")).unwrap();
+    Manifest::parse(&text).unwrap()
+}
+
 fn steps(c: &mut Criterion) {
+    let manifest = nanodet();
+    let input = &manifest.preprocess;
+    let needed_size = |w, h| input.needed_size(w, h);
     for (name, path, format) in [
         (
             "astronaut.jpg",
@@ -56,11 +67,11 @@ fn steps(c: &mut Criterion) {
             .unwrap()
             .upright();
         c.bench_function(&format!("letterbox {name}"), |b| {
-            b.iter(|| letterbox_image(black_box(image.clone())))
+            b.iter(|| input.letterbox_image(black_box(image.clone())))
         });
-        let (resized, lb) = letterbox_image(image);
+        let (resized, lb) = input.letterbox_image(image);
         c.bench_function(&format!("tensor {name}"), |b| {
-            b.iter(|| to_tensor(black_box(&resized), &lb))
+            b.iter(|| input.to_tensor(black_box(&resized), &lb))
         });
     }
 
@@ -76,18 +87,25 @@ fn steps(c: &mut Criterion) {
     // The model's reference outputs for the astronaut photo.
     let scores = floats("tests/vectors/astronaut.scores.f32");
     let box_dist = floats("tests/vectors/astronaut.box_dist.f32");
-    let lb = Letterbox::fit(512, 512);
+    let lb = Letterbox::fit(512, 512, input.side);
     let filter = Filter {
-        threshold: 0.35,
+        threshold: manifest.threshold,
         max: 20,
         classes: None,
     };
+    let Decoder::NanoDet(head) = &manifest.decoder else {
+        panic!("not NanoDet's manifest")
+    };
     c.bench_function("postprocess astronaut", |b| {
-        b.iter(|| detect(black_box(&scores), &box_dist, &lb, &filter).unwrap())
+        b.iter(|| {
+            head.detect(black_box(&scores), &box_dist, &lb, &filter)
+                .unwrap()
+        })
     });
-    let found = detect(&scores, &box_dist, &lb, &filter).unwrap();
+    let found = head.detect(&scores, &box_dist, &lb, &filter).unwrap();
+    let labels = Labels::parse(&String::from_utf8(read("models/nanodet/labels.txt")).unwrap());
     c.bench_function("json astronaut", |b| {
-        b.iter(|| detections_json(black_box(&found)))
+        b.iter(|| detections_json(black_box(&found), &labels, AnswerFormat::Detect))
     });
 }
 

@@ -1,18 +1,19 @@
 #!/usr/bin/env bash
 # Serves the component with the native host on ${ADDR:-127.0.0.1}:${PORT:-8080},
-# inference by ${BACKEND:-onnx}: `onnx` (ONNX Runtime, models/nanodet/model.onnx)
-# or `openvino` (OpenVINO, models/nanodet-ov/model.xml + model.bin). The same
-# component serves both. The host preloads the model (`-S nn-graph`) once, so
-# every instance finds it with `load-by-name`; instances are reused so each
-# keeps its graph and execution context between requests. Extra arguments go
-# to `serve`.
+# inference by ${BACKEND:-onnx}: `onnx` (ONNX Runtime, models/nanodet/ and
+# models/centernet/, model.onnx) or `openvino` (OpenVINO, models/nanodet-ov/
+# and models/centernet-ov/, model.xml + model.bin). The same component serves
+# both, NanoDet by default and CenterNet with `?model=`. The host preloads
+# the models (`-S nn-graph`) once, so every instance finds them with
+# `load-by-name`; instances are reused so each keeps its graphs and execution
+# contexts between requests. Extra arguments go to `serve`.
 . "$(dirname "$0")/lib.sh"
 
 backend="${BACKEND:-onnx}"
 case "$backend" in
-    onnx) model=nanodet ;;
+    onnx) models=(nanodet centernet) ;;
     openvino)
-        model=nanodet-ov
+        models=(nanodet-ov centernet-ov)
         # Where the host finds libopenvino_c.so (the PyPI wheel's libraries).
         LD_LIBRARY_PATH="$("$ROOT/scripts/openvino-libs.sh")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
         export LD_LIBRARY_PATH
@@ -22,9 +23,15 @@ esac
 
 host="$ROOT/target/host/wasi-detect-host"
 wasm="${WASM:-$ROOT/dist/wasi-detect.wasm}"
-for f in "$host" "$wasm" "$ROOT/models/$model"; do
+graphs=()
+for f in "$host" "$wasm" "${models[@]/#/$ROOT/models/}"; do
     [ -e "$f" ] || die "$f is missing: run 'make setup' first"
 done
+for model in "${models[@]}"; do
+    graphs+=(-S "nn-graph=$backend::$ROOT/models/$model")
+done
+# models/ holds both formats of each model: this backend's are the ones served.
+served="$(IFS=,; echo "${models[*]}")"
 addr="${ADDR:-127.0.0.1}:${PORT:-8080}"
 # The portable build (WASM=dist/wasi-detect-portable.wasm) reads Spin's
 # application variables through wasi:config: it is served with `-S config`.
@@ -33,11 +40,11 @@ if grep -qaF "wasi:config/store@" "$wasm"; then
     set -- -S config "$@"
 fi
 
-log "serving on http://$addr with $backend  (POST /predict, GET /warm; Ctrl-C stops)"
+log "serving $served on http://$addr with $backend  (POST /predict, GET /warm, GET /models; Ctrl-C stops)"
 log "try: curl -H 'content-type: image/jpeg' --data-binary @tests/fixtures/astronaut.jpg http://$addr/predict"
 exec "$host" serve \
-    -S cli -S nn -S "nn-graph=$backend::$ROOT/models/$model" \
-    --env "WASI_DETECT_MODEL=$model" \
+    -S cli -S nn "${graphs[@]}" \
+    --env "WASI_DETECT_MODEL=${models[0]}" --env "WASI_DETECT_MODELS=$served" \
     --dir "$ROOT/models::/models" \
     --max-instance-reuse-count "${MAX_INSTANCE_REUSE:-1000}" \
     --idle-instance-timeout "${IDLE_INSTANCE_TIMEOUT:-60s}" \

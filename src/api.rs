@@ -3,9 +3,9 @@
 //! the host's request and response types; everything here is host-free.
 
 use crate::decode::{DecodeError, Format};
-use crate::labels;
+use crate::labels::Labels;
 use crate::postprocess::{Detection, Filter};
-use crate::settings::{self, Settings};
+use crate::settings;
 
 /// Largest request body accepted, in bytes.
 pub const MAX_BODY_BYTES: usize = 5 * 1024 * 1024;
@@ -15,6 +15,8 @@ pub const MAX_BODY_BYTES: usize = 5 * 1024 * 1024;
 pub enum Route {
     Predict,
     Warm,
+    /// The models this deployment serves.
+    Models,
     /// The demo page.
     Page,
     /// The names of the example photos.
@@ -37,6 +39,8 @@ pub struct ApiError {
     pub message: String,
     /// Methods the route takes, for the `allow` header of a 405.
     pub allow: Option<&'static str>,
+    /// The models there are, for a `model_not_found`.
+    pub available: Option<Vec<String>>,
 }
 
 impl ApiError {
@@ -46,6 +50,7 @@ impl ApiError {
             code,
             message: message.into(),
             allow: None,
+            available: None,
         }
     }
 
@@ -69,6 +74,21 @@ impl ApiError {
         ApiError::new(503, "model_unavailable", message)
     }
 
+    /// A model this deployment does not serve; `available` are those it does.
+    pub fn model_not_found(name: &str, available: Vec<String>) -> Self {
+        ApiError {
+            available: Some(available.clone()),
+            ..ApiError::new(
+                404,
+                "model_not_found",
+                format!(
+                    "there is no model '{name}'; this deployment serves {} (GET /models describes them)",
+                    available.join(", ")
+                ),
+            )
+        }
+    }
+
     pub fn inference_failed(message: impl Into<String>) -> Self {
         ApiError::new(500, "inference_failed", message)
     }
@@ -77,10 +97,15 @@ impl ApiError {
         ApiError::new(500, "invalid_setting", e.to_string())
     }
 
-    /// `{"code": ..., "message": ...}`
+    /// `{"code": ..., "message": ...}`, and `"available": [...]` with a
+    /// `model_not_found`.
     pub fn to_json(&self) -> Vec<u8> {
+        let available = match &self.available {
+            Some(names) => format!(r#","available":{}"#, json_strings(names)),
+            None => String::new(),
+        };
         format!(
-            r#"{{"code":{},"message":{}}}"#,
+            r#"{{"code":{},"message":{}{available}}}"#,
             json_string(self.code),
             json_string(&self.message)
         )
@@ -120,6 +145,12 @@ fn json_string(s: &str) -> String {
     out
 }
 
+/// A JSON array of strings.
+fn json_strings<S: AsRef<str>>(items: &[S]) -> String {
+    let items: Vec<String> = items.iter().map(|s| json_string(s.as_ref())).collect();
+    format!("[{}]", items.join(","))
+}
+
 /// A JSON number: the shortest text that reads back as `v` (`512.0` keeps
 /// its point, as most JSON writers do); `null` for what JSON cannot hold.
 fn json_number(v: f64) -> String {
@@ -142,12 +173,13 @@ pub fn route(method: &str, path: &str) -> Result<Route, ApiError> {
         ApiError::new(
             404,
             "not_found",
-            format!("no route {path}; the API has POST /predict, GET /warm and the page at GET /"),
+            format!("no route {path}; the API has POST /predict, GET /warm, GET /models and the page at GET /"),
         )
     };
     let (route, allowed) = match path {
         "/predict" => (Route::Predict, "POST"),
         "/warm" => (Route::Warm, "GET"),
+        "/models" => (Route::Models, "GET"),
         "/" => (Route::Page, "GET"),
         EXAMPLES_PATH => (Route::Examples, "GET"),
         _ => {
@@ -197,8 +229,7 @@ pub fn examples_json<S: AsRef<str>>(names: impl IntoIterator<Item = S>) -> Vec<u
         .map(|n| n.as_ref().to_string())
         .collect();
     names.sort();
-    let items: Vec<String> = names.iter().map(|n| json_string(n)).collect();
-    format!("[{}]", items.join(",")).into_bytes()
+    json_strings(&names).into_bytes()
 }
 
 /// The image format of a `content-type` header (parameters allowed), or 415.
@@ -274,60 +305,137 @@ impl BodyBuffer {
     }
 }
 
-/// The `/predict` query (`threshold`, `max`, `classes`) over the defaults.
-pub fn predict_filter(query: &str, defaults: &Settings) -> Result<Filter, ApiError> {
-    let mut filter = Filter {
-        threshold: defaults.threshold,
-        max: defaults.max,
-        classes: None,
-    };
-    let mut seen: Vec<String> = Vec::new();
+/// How `/predict` writes the detections (`format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AnswerFormat {
+    /// Ours: `{"bbox": [{"x", "y"}, {"x", "y"}], "class", "score"}`.
+    Detect,
+    /// Hugging Face's object-detection pipeline's, which Cloudflare Workers
+    /// AI answers too: `{"score", "label", "box": {"xmin", "ymin", "xmax",
+    /// "ymax"}}`.
+    HuggingFace,
+}
+
+/// A `/predict` query, before it is checked against the model it names.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PredictQuery {
+    pub model: Option<String>,
+    pub threshold: Option<f32>,
+    pub max: Option<usize>,
+    /// Class names, as given.
+    pub classes: Option<Vec<String>>,
+    pub format: AnswerFormat,
+}
+
+/// The decoded `name=value` pairs of a query; empty pairs are skipped, a
+/// repeated name is a 400.
+fn query_pairs(query: &str) -> Result<Vec<(String, String)>, ApiError> {
+    let mut pairs: Vec<(String, String)> = Vec::new();
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         let (raw_key, raw_value) = pair.split_once('=').unwrap_or((pair, ""));
         let key = percent_decode(raw_key)?;
         let value = percent_decode(raw_value)?;
-        if seen.contains(&key) {
+        if pairs.iter().any(|(k, _)| *k == key) {
             return Err(ApiError::invalid_parameter(format!(
                 "'{key}' is given more than once"
             )));
         }
+        pairs.push((key, value));
+    }
+    Ok(pairs)
+}
+
+/// The `/predict` query: `model`, `threshold`, `max`, `classes`, `format`.
+pub fn predict_query(query: &str) -> Result<PredictQuery, ApiError> {
+    let mut q = PredictQuery {
+        model: None,
+        threshold: None,
+        max: None,
+        classes: None,
+        format: AnswerFormat::Detect,
+    };
+    for (key, value) in query_pairs(query)? {
         let bad = |m: String| ApiError::invalid_parameter(format!("{key}: {m}"));
         match key.as_str() {
-            "threshold" => filter.threshold = settings::threshold(&value).map_err(bad)?,
-            "max" => filter.max = settings::max_detections(&value).map_err(bad)?,
-            "classes" => filter.classes = Some(class_ids(&value)?),
+            "model" => q.model = Some(value),
+            "threshold" => q.threshold = Some(settings::threshold(&value).map_err(bad)?),
+            "max" => q.max = Some(settings::max_detections(&value).map_err(bad)?),
+            "classes" => q.classes = Some(class_names(&value)?),
+            "format" => {
+                q.format = match value.as_str() {
+                    "detect" => AnswerFormat::Detect,
+                    "hf" => AnswerFormat::HuggingFace,
+                    _ => return Err(bad(format!("'{value}' is not a format: detect (the default) or hf"))),
+                }
+            }
             _ => {
                 return Err(ApiError::invalid_parameter(format!(
-                    "unknown query parameter '{key}'; /predict takes threshold, max and classes"
+                    "unknown query parameter '{key}'; /predict takes model, threshold, max, classes and format"
                 )))
             }
         }
-        seen.push(key);
     }
-    Ok(filter)
+    Ok(q)
 }
 
-fn class_ids(list: &str) -> Result<Vec<usize>, ApiError> {
-    let names: Vec<&str> = list
+/// The `/warm` query: the model to warm, if not the default.
+pub fn warm_query(query: &str) -> Result<Option<String>, ApiError> {
+    let mut model = None;
+    for (key, value) in query_pairs(query)? {
+        match key.as_str() {
+            "model" => model = Some(value),
+            _ => {
+                return Err(ApiError::invalid_parameter(format!(
+                    "unknown query parameter '{key}'; /warm takes model"
+                )))
+            }
+        }
+    }
+    Ok(model)
+}
+
+impl PredictQuery {
+    /// What to keep of a model's detections: the query's values over the
+    /// defaults, its class names looked up in the model's labels.
+    pub fn filter(&self, labels: &Labels, threshold: f32, max: usize) -> Result<Filter, ApiError> {
+        let classes = match &self.classes {
+            None => None,
+            Some(names) => Some(
+                names
+                    .iter()
+                    .map(|n| {
+                        labels.id(n).ok_or_else(|| {
+                            ApiError::invalid_parameter(format!(
+                                "classes: '{n}' is not a class of the model (e.g. {})",
+                                labels.examples(4).join(", ")
+                            ))
+                        })
+                    })
+                    .collect::<Result<_, _>>()?,
+            ),
+        };
+        Ok(Filter {
+            threshold: self.threshold.unwrap_or(threshold),
+            max: self.max.unwrap_or(max),
+            classes,
+        })
+    }
+}
+
+/// The names of a `classes` list: comma-separated, at least one.
+fn class_names(list: &str) -> Result<Vec<String>, ApiError> {
+    let names: Vec<String> = list
         .split(',')
         .map(str::trim)
         .filter(|n| !n.is_empty())
+        .map(str::to_string)
         .collect();
     if names.is_empty() {
         return Err(ApiError::invalid_parameter(
             "classes: give one or more class names, comma-separated",
         ));
     }
-    names
-        .iter()
-        .map(|n| {
-            labels::id(n).ok_or_else(|| {
-                ApiError::invalid_parameter(format!(
-                    "classes: '{n}' is not a class of the model (e.g. person, car, dog, traffic light)"
-                ))
-            })
-        })
-        .collect()
+    Ok(names)
 }
 
 /// Decodes `%XX` escapes and `+` (space) of a query component.
@@ -361,29 +469,75 @@ fn round_to(v: f32, decimals: i32) -> f64 {
     (f64::from(v) * f).round() / f
 }
 
-/// `[{"bbox":[{"x":..,"y":..},{"x":..,"y":..}],"class":..,"score":..}, ...]`:
-/// corners to 0.01 px, scores to 0.001.
-pub fn detections_json(detections: &[Detection]) -> Vec<u8> {
-    let point = |x: f32, y: f32| {
-        format!(
-            r#"{{"x":{},"y":{}}}"#,
-            json_number(round_to(x, 2)),
-            json_number(round_to(y, 2))
-        )
-    };
+/// The detections as JSON, best first, corners to 0.01 px and scores to
+/// 0.001, in `format`:
+/// - ours: `[{"bbox":[{"x":..,"y":..},{"x":..,"y":..}],"class":..,"score":..}, ...]`;
+/// - Hugging Face's: `[{"score":..,"label":..,"box":{"xmin":..,"ymin":..,"xmax":..,"ymax":..}}, ...]`.
+pub fn detections_json(detections: &[Detection], labels: &Labels, format: AnswerFormat) -> Vec<u8> {
+    let n = |v: f32, decimals| json_number(round_to(v, decimals));
     let items: Vec<String> = detections
         .iter()
         .map(|d| {
-            format!(
-                r#"{{"bbox":[{},{}],"class":{},"score":{}}}"#,
-                point(d.x1, d.y1),
-                point(d.x2, d.y2),
-                json_string(&labels::name(d.class)),
-                json_number(round_to(d.score, 3))
-            )
+            let (class, score) = (json_string(&labels.name(d.class)), n(d.score, 3));
+            let [x1, y1, x2, y2] = [d.x1, d.y1, d.x2, d.y2].map(|v| n(v, 2));
+            match format {
+                AnswerFormat::Detect => format!(
+                    r#"{{"bbox":[{{"x":{x1},"y":{y1}}},{{"x":{x2},"y":{y2}}}],"class":{class},"score":{score}}}"#
+                ),
+                AnswerFormat::HuggingFace => format!(
+                    r#"{{"score":{score},"label":{class},"box":{{"xmin":{x1},"ymin":{y1},"xmax":{x2},"ymax":{y2}}}}}"#
+                ),
+            }
         })
         .collect();
     format!("[{}]", items.join(",")).into_bytes()
+}
+
+/// A served model as `GET /models` lists it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelSummary {
+    pub name: String,
+    /// What it is, or why it cannot be used.
+    pub model: Result<ModelFacts, String>,
+}
+
+/// What a client needs to know of a model to call it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelFacts {
+    pub family: &'static str,
+    pub input_size: u32,
+    pub classes: usize,
+    /// The default `threshold` of `/predict` with this model.
+    pub threshold: f32,
+}
+
+/// `{"default": ..., "models": [{"name", "family", "input_size", "classes",
+/// "threshold"} or {"name", "error"}, ...]}`.
+pub fn models_json(default: &str, models: &[ModelSummary]) -> Vec<u8> {
+    let items: Vec<String> = models
+        .iter()
+        .map(|m| match &m.model {
+            Ok(f) => format!(
+                r#"{{"name":{},"family":{},"input_size":{},"classes":{},"threshold":{}}}"#,
+                json_string(&m.name),
+                json_string(f.family),
+                f.input_size,
+                f.classes,
+                json_number(round_to(f.threshold, 3))
+            ),
+            Err(e) => format!(
+                r#"{{"name":{},"error":{}}}"#,
+                json_string(&m.name),
+                json_string(e)
+            ),
+        })
+        .collect();
+    format!(
+        r#"{{"default":{},"models":[{}]}}"#,
+        json_string(default),
+        items.join(",")
+    )
+    .into_bytes()
 }
 
 /// What `/warm` reports.
@@ -425,6 +579,8 @@ mod tests {
         assert_eq!(route("POST", "/predict"), Ok(Route::Predict));
         assert_eq!(route("POST", "/predict/"), Ok(Route::Predict));
         assert_eq!(route("GET", "/warm"), Ok(Route::Warm));
+        assert_eq!(route("GET", "/models"), Ok(Route::Models));
+        assert_eq!(route("POST", "/models").unwrap_err().status, 405);
         assert_eq!(route("OPTIONS", "/predict"), Ok(Route::Preflight));
         let e = route("GET", "/predict").unwrap_err();
         assert_eq!(
@@ -496,19 +652,35 @@ mod tests {
         assert_eq!(BodyBuffer::default().finish().unwrap_err().status, 400);
     }
 
+    fn coco() -> Labels {
+        Labels::parse(include_str!("../models/nanodet/labels.txt"))
+    }
+
+    /// The filter of a query against the COCO labels, defaults 0.35 and 20.
+    fn filter(query: &str) -> Result<Filter, ApiError> {
+        predict_query(query)?.filter(&coco(), 0.35, 20)
+    }
+
     #[test]
     fn query_parameters() {
-        let d = Settings::default();
-        let f = predict_filter("", &d).unwrap();
+        let f = filter("").unwrap();
         assert_eq!((f.threshold, f.max, f.classes), (0.35, 20, None));
-        let f =
-            predict_filter("threshold=0.5&max=3&classes=person,traffic%20light,Dog", &d).unwrap();
+        let f = filter("threshold=0.5&max=3&classes=person,traffic%20light,Dog").unwrap();
         assert_eq!(
             (f.threshold, f.max, f.classes),
             (0.5, 3, Some(vec![0, 9, 16]))
         );
-        let f = predict_filter("classes=cell+phone", &d).unwrap();
+        let f = filter("classes=cell+phone").unwrap();
         assert_eq!(f.classes, Some(vec![67]));
+        let q = predict_query("model=centernet&format=hf").unwrap();
+        assert_eq!(
+            (q.model.as_deref(), q.format),
+            (Some("centernet"), AnswerFormat::HuggingFace)
+        );
+        assert_eq!(
+            predict_query("format=detect").unwrap().format,
+            AnswerFormat::Detect
+        );
         for bad in [
             "threshold=2",
             "threshold=abc",
@@ -521,9 +693,29 @@ mod tests {
             "classes=%zz",
             "treshold=0.5",
             "max=3&max=4",
+            "model=a&model=b",
+            "format=json",
         ] {
-            let e = predict_filter(bad, &d).unwrap_err();
+            let e = filter(bad).unwrap_err();
             assert_eq!((e.status, e.code), (400, "invalid_parameter"), "{bad}");
+        }
+        // An unknown class is told with the model's own names.
+        let e = filter("classes=unicorn").unwrap_err();
+        assert!(e.message.contains("person, bicycle"), "{}", e.message);
+        let few = Labels::parse("cat\ndog\n");
+        let e = predict_query("classes=person")
+            .unwrap()
+            .filter(&few, 0.2, 20)
+            .unwrap_err();
+        assert!(e.message.contains("(e.g. cat, dog)"), "{}", e.message);
+    }
+
+    #[test]
+    fn warm_takes_a_model_only() {
+        assert_eq!(warm_query(""), Ok(None));
+        assert_eq!(warm_query("model=centernet"), Ok(Some("centernet".into())));
+        for bad in ["threshold=0.5", "model=a&model=b", "model=%zz"] {
+            assert_eq!(warm_query(bad).unwrap_err().status, 400, "{bad}");
         }
     }
 
@@ -534,7 +726,7 @@ mod tests {
             assert!(percent_decode(bad).is_err(), "{bad}");
         }
         // "%+c" would be a form feed, which the class list trims away.
-        let e = predict_filter("classes=Dog%+c", &Settings::default()).unwrap_err();
+        let e = filter("classes=Dog%+c").unwrap_err();
         assert_eq!((e.status, e.code), (400, "invalid_parameter"));
     }
 
@@ -568,11 +760,19 @@ mod tests {
             x2: 302.979,
             y2: 345.72,
         };
+        let json = |format| String::from_utf8(detections_json(&[d], &coco(), format)).unwrap();
         assert_eq!(
-            String::from_utf8(detections_json(&[d])).unwrap(),
+            json(AnswerFormat::Detect),
             r#"[{"bbox":[{"x":205.61,"y":315.36},{"x":302.98,"y":345.72}],"class":"airplane","score":0.736}]"#
         );
-        assert_eq!(detections_json(&[]), b"[]");
+        assert_eq!(
+            json(AnswerFormat::HuggingFace),
+            r#"[{"score":0.736,"label":"airplane","box":{"xmin":205.61,"ymin":315.36,"xmax":302.98,"ymax":345.72}}]"#
+        );
+        assert_eq!(
+            detections_json(&[], &coco(), AnswerFormat::HuggingFace),
+            b"[]"
+        );
     }
 
     #[test]
@@ -594,5 +794,40 @@ mod tests {
         }
         .into();
         assert_eq!((corrupt.status, corrupt.code), (422, "invalid_image"));
+        let missing = ApiError::model_not_found("yolo", vec!["centernet".into(), "nanodet".into()]);
+        assert_eq!(missing.status, 404);
+        let json: serde_json::Value = serde_json::from_slice(&missing.to_json()).unwrap();
+        assert_eq!(json["code"], "model_not_found");
+        assert_eq!(
+            json["available"],
+            serde_json::json!(["centernet", "nanodet"])
+        );
+        assert!(
+            json["message"].as_str().unwrap().contains("'yolo'"),
+            "{json}"
+        );
+    }
+
+    #[test]
+    fn the_model_list() {
+        let models = [
+            ModelSummary {
+                name: "centernet".into(),
+                model: Ok(ModelFacts {
+                    family: "centernet",
+                    input_size: 512,
+                    classes: 80,
+                    threshold: 0.2,
+                }),
+            },
+            ModelSummary {
+                name: "broken".into(),
+                model: Err("/models/broken/manifest.json: threshold: is missing".into()),
+            },
+        ];
+        assert_eq!(
+            String::from_utf8(models_json("nanodet", &models)).unwrap(),
+            r#"{"default":"nanodet","models":[{"name":"centernet","family":"centernet","input_size":512,"classes":80,"threshold":0.2},{"name":"broken","error":"/models/broken/manifest.json: threshold: is missing"}]}"#
+        );
     }
 }

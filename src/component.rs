@@ -2,15 +2,16 @@
 //! modules. Every failure becomes a JSON error with its status; nothing here
 //! panics on client input.
 
-use crate::api::{self, ApiError, BodyBuffer, Route, WarmReport};
+use crate::api::{self, AnswerFormat, ApiError, BodyBuffer, Route, WarmReport};
 use crate::decode::{self, Format};
-use crate::inference::{self, Session};
-use crate::postprocess::{self, Filter};
-use crate::preprocess;
+use crate::inference::{self, RunError, Session};
+use crate::model::{self, Model};
+use crate::postprocess::Filter;
 use crate::settings::Settings;
 use futures::StreamExt;
 use spin_sdk::http::{Fields, IncomingRequest, OutgoingResponse, ResponseOutparam};
 use spin_sdk::http_component;
+use std::rc::Rc;
 use std::time::Instant;
 
 #[http_component]
@@ -81,14 +82,61 @@ async fn handle_request(request: IncomingRequest) -> Result<Response, ApiError> 
         Route::Page => Ok(page()),
         Route::Examples => Ok(examples(&settings()?)),
         Route::Example(name) => example(&settings()?, &name),
-        Route::Warm => warm(&settings()?),
+        Route::Models => Ok(models(&settings()?)),
+        Route::Warm => {
+            let settings = settings()?;
+            let name = api::warm_query(query)?;
+            let model = model(&settings, name.as_deref())?;
+            warm(&model)
+        }
         Route::Predict => {
             let settings = settings()?;
-            let filter = api::predict_filter(query, &settings)?;
+            let query = api::predict_query(query)?;
             let format = api::image_format(header(&request, "content-type").as_deref())?;
             let expected = api::content_length(header(&request, "content-length").as_deref())?;
-            predict(request, format, expected, &filter, &settings).await
+            let model = model(&settings, query.model.as_deref())?;
+            let threshold = settings.threshold.unwrap_or(model.manifest.threshold);
+            let filter = query.filter(&model.labels, threshold, settings.max)?;
+            predict(request, format, expected, &model, &filter, query.format).await
         }
+    }
+}
+
+/// The model a request names (`?model=`), or else the default: a 404 when
+/// this deployment does not serve it, a 503 when its folder cannot be used.
+fn model(settings: &Settings, requested: Option<&str>) -> Result<Rc<Model>, ApiError> {
+    let name = requested.unwrap_or(&settings.model);
+    if name != settings.model && !inference::has_read(name) {
+        let served = model::served(settings);
+        if !served.iter().any(|s| s == name) {
+            return Err(ApiError::model_not_found(name, served));
+        }
+    }
+    inference::model(settings, name).map_err(ApiError::model_unavailable)
+}
+
+/// `GET /models`: every model served, with what a client needs to call it.
+fn models(settings: &Settings) -> Response {
+    let list: Vec<api::ModelSummary> = model::served(settings)
+        .into_iter()
+        .map(|name| {
+            let model = inference::model(settings, &name).map(|m| api::ModelFacts {
+                family: m.manifest.decoder.family(),
+                input_size: m.manifest.preprocess.side,
+                classes: m.labels.len(),
+                threshold: settings.threshold.unwrap_or(m.manifest.threshold),
+            });
+            api::ModelSummary { name, model }
+        })
+        .collect();
+    json_response(200, api::models_json(&settings.model, &list), "")
+}
+
+/// The status of a run that gave no outputs.
+fn run_error(e: RunError) -> ApiError {
+    match e {
+        RunError::Engine(m) => ApiError::inference_failed(m),
+        RunError::Manifest(m) => ApiError::model_unavailable(m),
     }
 }
 
@@ -129,8 +177,9 @@ async fn predict(
     request: IncomingRequest,
     format: Format,
     expected_len: Option<usize>,
+    model: &Model,
     filter: &Filter,
-    settings: &Settings,
+    answer: AnswerFormat,
 ) -> Result<Response, ApiError> {
     let mut timings = Timings::default();
     let start = Instant::now();
@@ -141,36 +190,40 @@ async fn predict(
 
     // A large JPEG is decoded only as large as the letterbox needs, and a
     // PNG's rows are resized as they are decoded.
+    let pre = &model.manifest.preprocess;
     let stored = timings.time("decode", || {
-        decode::decode_stored(&body, format, preprocess::needed_size)
+        decode::decode_stored(&body, format, |w, h| pre.needed_size(w, h))
     })?;
     drop(body);
     let image = timings.time("orient", || stored.upright());
-    let (resized, letterbox) = timings.time("letterbox", || preprocess::letterbox_image(image));
-    let tensor = timings.time("tensor", || preprocess::to_tensor(&resized, &letterbox));
+    let (resized, letterbox) = timings.time("letterbox", || pre.letterbox_image(image));
+    let tensor = timings.time("tensor", || pre.to_tensor(&resized, &letterbox));
     drop(resized);
 
     let run = |session: &Session| {
         let mut t = Timings::default();
-        let out = session.run(&tensor, &mut t.0);
+        let out = session.run(model, &tensor, &mut t.0);
         (out, t, session.load_ms)
     };
     let ((outputs, inference_timing, load_ms), loaded_now) =
-        inference::with_session(settings, run).map_err(ApiError::model_unavailable)?;
+        inference::with_session(model, run).map_err(ApiError::model_unavailable)?;
     if loaded_now {
         // On hosts that make an instance per request (Spin), every request
         // pays this: it must show.
         timings.0.push(("load", load_ms));
     }
     timings.0.extend(inference_timing.0);
-    let outputs = outputs.map_err(ApiError::inference_failed)?;
+    let outputs = outputs.map_err(run_error)?;
+    let outputs: Vec<&[f32]> = outputs.iter().map(Vec::as_slice).collect();
 
     let detections = timings
         .time("postprocess", || {
-            postprocess::detect(&outputs.scores, &outputs.box_dist, &letterbox, filter)
+            model.manifest.decoder.detect(&outputs, &letterbox, filter)
         })
         .map_err(|e| ApiError::inference_failed(e.0))?;
-    let json = timings.time("json", || api::detections_json(&detections));
+    let json = timings.time("json", || {
+        api::detections_json(&detections, &model.labels, answer)
+    });
     Ok(json_response(200, json, &timings.header()))
 }
 
@@ -192,23 +245,23 @@ async fn read_body(request: IncomingRequest, expected: Option<usize>) -> Result<
     buffer.finish()
 }
 
-fn warm(settings: &Settings) -> Result<Response, ApiError> {
+fn warm(model: &Model) -> Result<Response, ApiError> {
     // A black image: the same path as a real request, with nothing in it.
-    let (tensor, _) = preprocess::to_input_tensor(&[0, 0, 0], 1, 1);
+    let (tensor, _) = model.manifest.preprocess.to_input_tensor(&[0, 0, 0], 1, 1);
     let run = |session: &Session| {
         let start = Instant::now();
-        let result = session.run(&tensor, &mut Vec::new());
+        let result = session.run(model, &tensor, &mut Vec::new());
         let ms = start.elapsed().as_secs_f64() * 1e3;
         (result.map(|_| ms), session.source.clone(), session.load_ms)
     };
     let ((inference_ms, source, load_ms), loaded_now) =
-        inference::with_session(settings, run).map_err(ApiError::model_unavailable)?;
+        inference::with_session(model, run).map_err(ApiError::model_unavailable)?;
     let report = WarmReport {
-        model: settings.model.clone(),
+        model: model.name.clone(),
         source,
         loaded_now,
         load_ms,
-        inference_ms: inference_ms.map_err(ApiError::inference_failed)?,
+        inference_ms: inference_ms.map_err(run_error)?,
         memory_bytes: core::arch::wasm32::memory_size(0) as u64 * 65536,
     };
     let timing = format!(

@@ -748,9 +748,9 @@ mod tests {
     }
 
     /// What the letterbox needs of a `width` x `height` image: 416 on the
-    /// longest side (as `preprocess::needed_size`).
+    /// longest side (as `Preprocess::needed_size` with NanoDet's input).
     fn letterbox_need(width: u32, height: u32) -> (u32, u32) {
-        crate::preprocess::needed_size(width, height)
+        crate::preprocess::Letterbox::fit(width, height, 416).inner_size()
     }
 
     #[test]
@@ -849,7 +849,7 @@ mod tests {
             // The same bytes as decoding whole, then resizing.
             let whole = decode(&p, Format::Png).unwrap();
             assert!(!whole.is_resized());
-            let (want, _) = crate::preprocess::letterbox_resize(&whole.pixels, 900, 700);
+            let (want, _) = crate::preprocess::letterbox_resize(&whole.pixels, 900, 700, 416);
             assert_eq!(streamed.pixels, want, "{color:?}");
         }
     }

@@ -1,19 +1,21 @@
-//! Inference through wasi-nn. The graph and its execution context are made
-//! once per instance and kept: with instance reuse, later requests go
-//! straight to `compute`. The host keeps the named model loaded across
-//! instances (`load-by-name`); when it has none under that name, the model is
-//! read from the mounted models folder.
+//! Inference through wasi-nn. Each model an instance uses is read once (its
+//! manifest and labels) and its graph and execution context are made once
+//! and kept: with instance reuse, later requests go straight to `compute`.
+//! The host keeps named models loaded across instances (`load-by-name`);
+//! when it has none under a model's name, the weights are read from the
+//! model's folder.
 
 use crate::bindings::wasi::nn::errors::Error as NnError;
 use crate::bindings::wasi::nn::graph::{self, ExecutionTarget, Graph, GraphEncoding};
 use crate::bindings::wasi::nn::inference::GraphExecutionContext;
 use crate::bindings::wasi::nn::tensor::{Tensor, TensorType};
-use crate::model::{self, INPUT_NAME, INPUT_SHAPE};
+use crate::model::{Model, MANIFEST};
 use crate::settings::Settings;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
 use std::time::Instant;
 
-/// A loaded model, ready to compute.
+/// A loaded graph, ready to compute.
 pub struct Session {
     // Declared before `graph` so it is dropped first.
     context: GraphExecutionContext,
@@ -21,31 +23,66 @@ pub struct Session {
     /// `load-by-name` or the file the graph was read from.
     pub source: String,
     pub load_ms: f64,
+    /// Whether a compute has succeeded: until one has, a failure is the
+    /// manifest's input not fitting the graph, more likely than the engine.
+    computed: Cell<bool>,
 }
 
-/// The model's raw outputs.
-pub struct Outputs {
-    pub scores: Vec<f32>,
-    pub box_dist: Vec<f32>,
+/// Why a run gave no outputs.
+pub enum RunError {
+    /// The engine failed.
+    Engine(String),
+    /// The graph's outputs are not what the model's manifest says.
+    Manifest(String),
+}
+
+/// A model this instance has used, and its graph once it has run.
+struct Loaded {
+    model: Rc<Model>,
+    session: Option<Session>,
 }
 
 thread_local! {
-    static SESSION: RefCell<Option<Session>> = const { RefCell::new(None) };
+    static MODELS: RefCell<Vec<Loaded>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Runs `f` with the instance's session, loading it first if needed.
-/// Returns whether this call loaded it.
-pub fn with_session<R>(
-    settings: &Settings,
-    f: impl FnOnce(&Session) -> R,
-) -> Result<(R, bool), String> {
-    SESSION.with(|cell| {
-        let mut slot = cell.borrow_mut();
-        let loaded_now = slot.is_none();
-        if loaded_now {
-            *slot = Some(Session::load(settings)?);
+/// Model `name`, read from its folder the first time this instance uses it.
+pub fn model(settings: &Settings, name: &str) -> Result<Rc<Model>, String> {
+    MODELS.with(|cell| {
+        if let Some(loaded) = cell.borrow().iter().find(|l| l.model.name == name) {
+            return Ok(loaded.model.clone());
         }
-        let session = slot.as_ref().ok_or("no session")?;
+        let model = Rc::new(
+            Model::read(&settings.models_dir, name)
+                .map_err(|e| format!("model '{name}' cannot be used: {e}"))?,
+        );
+        cell.borrow_mut().push(Loaded {
+            model: model.clone(),
+            session: None,
+        });
+        Ok(model)
+    })
+}
+
+/// Whether this instance has read model `name` already.
+pub fn has_read(name: &str) -> bool {
+    MODELS.with(|cell| cell.borrow().iter().any(|l| l.model.name == name))
+}
+
+/// Runs `f` with `model`'s session, loading its graph first if needed.
+/// Returns whether this call loaded it.
+pub fn with_session<R>(model: &Model, f: impl FnOnce(&Session) -> R) -> Result<(R, bool), String> {
+    MODELS.with(|cell| {
+        let mut models = cell.borrow_mut();
+        let loaded = models
+            .iter_mut()
+            .find(|l| l.model.name == model.name)
+            .ok_or_else(|| format!("model '{}' was not read first", model.name))?;
+        let loaded_now = loaded.session.is_none();
+        if loaded_now {
+            loaded.session = Some(Session::load(model)?);
+        }
+        let session = loaded.session.as_ref().ok_or("no session")?;
         Ok((f(session), loaded_now))
     })
 }
@@ -55,22 +92,21 @@ fn describe(e: &NnError) -> String {
 }
 
 impl Session {
-    fn load(settings: &Settings) -> Result<Session, String> {
+    fn load(model: &Model) -> Result<Session, String> {
         let start = Instant::now();
-        let (graph, source) = match graph::load_by_name(&settings.model) {
+        let name = &model.name;
+        let (graph, source) = match graph::load_by_name(name) {
             Ok(graph) => (graph, "load-by-name".to_string()),
-            Err(by_name) => load_from_files(settings).map_err(|files| {
+            Err(by_name) => load_from_files(&model.dir).map_err(|files| {
                 format!(
-                    "model '{}' could not be loaded: the host has no graph of that name ({}) and {files}",
-                    settings.model,
+                    "model '{name}' could not be loaded: the host has no graph of that name ({}) and {files}",
                     describe(&by_name)
                 )
             })?,
         };
         let context = graph.init_execution_context().map_err(|e| {
             format!(
-                "model '{}' loaded but has no execution context: {}",
-                settings.model,
+                "model '{name}' loaded but has no execution context: {}",
                 describe(&e)
             )
         })?;
@@ -79,29 +115,49 @@ impl Session {
             _graph: graph,
             source,
             load_ms: start.elapsed().as_secs_f64() * 1e3,
+            computed: Cell::new(false),
         })
     }
 
-    /// Runs the model on an input tensor (`INPUT_SHAPE`, float32), adding
-    /// the time of each part to `steps`: `copy-in` (the tensor into the
-    /// host), `inference` (the engine's `compute`), `copy-out` (the outputs
-    /// back into the component).
+    /// Runs the model on an input tensor (the manifest's shape, float32)
+    /// and returns the outputs its decoder reads, in its order, adding the
+    /// time of each part to `steps`: `copy-in` (the tensor into the host),
+    /// `inference` (the engine's `compute`), `copy-out` (the outputs back
+    /// into the component).
     pub fn run(
         &self,
+        model: &Model,
         input: &[f32],
         steps: &mut Vec<(&'static str, f64)>,
-    ) -> Result<Outputs, String> {
+    ) -> Result<Vec<Vec<f32>>, RunError> {
         let mut step = |name, start: Instant| {
             steps.push((name, start.elapsed().as_secs_f64() * 1e3));
             Instant::now()
         };
+        let manifest = &model.manifest;
+        let shape = manifest.preprocess.shape();
         let start = Instant::now();
-        let tensor = Tensor::new(&INPUT_SHAPE, TensorType::Fp32, le_bytes(input));
+        let tensor = Tensor::new(&shape, TensorType::Fp32, le_bytes(input));
         let start = step("copy-in", start);
         let outputs = self
             .context
-            .compute(vec![(INPUT_NAME.to_string(), tensor)])
-            .map_err(|e| format!("compute failed: {}", describe(&e)))?;
+            .compute(vec![(manifest.input.clone(), tensor)])
+            .map_err(|e| {
+                let input = format!(
+                    "input.name '{}' and input.shape {shape:?} in {}/{MANIFEST}",
+                    manifest.input, model.dir
+                );
+                if self.computed.get() {
+                    RunError::Engine(format!("compute failed: {} ({input})", describe(&e)))
+                } else {
+                    RunError::Manifest(format!(
+                        "model '{}' cannot be used: its first compute failed ({}); check {input} against the graph's input",
+                        model.name,
+                        describe(&e)
+                    ))
+                }
+            })?;
+        self.computed.set(true);
         let start = step("inference", start);
 
         let shapes: Vec<(String, Vec<u32>)> = outputs
@@ -112,36 +168,35 @@ impl Session {
             .iter()
             .map(|(n, d)| (n.as_str(), d.as_slice()))
             .collect();
-        let (scores, box_dist) = model::output_roles(&views)?;
-        let floats = |i: usize| -> Result<Vec<f32>, String> {
-            let t = &outputs[i].1;
-            if t.ty() != TensorType::Fp32 {
-                return Err(format!(
-                    "output '{}' is {:?}, not float32",
-                    outputs[i].0,
-                    t.ty()
-                ));
-            }
-            // Little-endian bytes to f32s in one copy (see `le_bytes`).
-            Ok(bytemuck::pod_collect_to_vec(&t.data()))
-        };
-        let outputs = Outputs {
-            scores: floats(scores)?,
-            box_dist: floats(box_dist)?,
-        };
+        let picked = manifest.decoder.pick_outputs(&views).map_err(|e| {
+            RunError::Manifest(format!(
+                "model '{}' cannot be used: {}/{MANIFEST}: {}: {}",
+                model.name, model.dir, e.field, e.message
+            ))
+        })?;
+        let floats = picked
+            .into_iter()
+            .map(|i| {
+                let t = &outputs[i].1;
+                if t.ty() != TensorType::Fp32 {
+                    return Err(RunError::Engine(format!(
+                        "output '{}' is {:?}, not float32",
+                        outputs[i].0,
+                        t.ty()
+                    )));
+                }
+                // Little-endian bytes to f32s in one copy (see `le_bytes`).
+                Ok(bytemuck::pod_collect_to_vec(&t.data()))
+            })
+            .collect::<Result<Vec<Vec<f32>>, RunError>>()?;
         step("copy-out", start);
-        Ok(outputs)
+        Ok(floats)
     }
 }
 
-/// Loads the model from `<models_dir>/<model>/`: `model.onnx`, or OpenVINO IR
+/// Loads the weights from a model's folder: `model.onnx`, or OpenVINO IR
 /// (`model.xml` + `model.bin`).
-fn load_from_files(settings: &Settings) -> Result<(Graph, String), String> {
-    let dir = format!(
-        "{}/{}",
-        settings.models_dir.trim_end_matches('/'),
-        settings.model
-    );
+fn load_from_files(dir: &str) -> Result<(Graph, String), String> {
     let read = |name: &str| {
         let path = format!("{dir}/{name}");
         std::fs::read(&path).map(|bytes| (bytes, path))

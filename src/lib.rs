@@ -8,9 +8,11 @@
 //! - [`api`]: routes, content types, query parameters, JSON answers and errors;
 //! - [`decode`]: bytes to upright RGB pixels, large JPEGs at a reduced
 //!   scale (a phone photo's 1/8 scale from its DC coefficients, in the `pixels` crate);
-//! - [`preprocess`]: pixels to the model's input tensor (letterbox);
-//! - [`postprocess`]: the model's outputs to boxes;
-//! - [`model`]: the model's interface; [`labels`]: its class names;
+//! - [`model`]: a model as a folder of data: its [`manifest`] (read with
+//!   [`json`]) and [`labels`];
+//! - [`preprocess`]: pixels to a model's input tensor (letterbox);
+//! - [`postprocess`]: a model's outputs to boxes, one module per family of
+//!   detection heads;
 //! - [`settings`]: deployment settings.
 //!
 //! Only in the component: `component` (the HTTP handler) and `inference`
@@ -18,7 +20,9 @@
 
 pub mod api;
 pub mod decode;
+pub mod json;
 pub mod labels;
+pub mod manifest;
 pub mod model;
 pub mod postprocess;
 pub mod preprocess;

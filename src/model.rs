@@ -1,108 +1,189 @@
-//! The default model's interface: NanoDet-g 416, COCO (80 classes).
-//!
-//! Every number the pre- and post-processing needs about the model lives here,
-//! so a model with another input size or head is a change in one place.
+//! A model is a folder of data: `<models dir>/<name>/` holds its weights
+//! (`model.onnx`, or OpenVINO's `model.xml` + `model.bin`), `manifest.json`
+//! (how to feed it and read its outputs: [`crate::manifest`]) and its
+//! labels file. The name is the folder's, and the host's `load-by-name`
+//! name for the same weights. Nothing about a model is compiled into the
+//! detector: its manifest and labels are read when an instance first uses
+//! it, and kept with its graph.
 
-/// Side of the square input tensor, in pixels.
-pub const INPUT_SIZE: usize = 416;
+use crate::labels::Labels;
+use crate::manifest::Manifest;
+use crate::settings::Settings;
 
-/// Shape of the input tensor: NCHW, batch 1, BGR planes.
-pub const INPUT_SHAPE: [u32; 4] = [1, 3, INPUT_SIZE as u32, INPUT_SIZE as u32];
+/// A model's description, read from its folder.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Model {
+    pub name: String,
+    /// The folder, `<models dir>/<name>`.
+    pub dir: String,
+    pub manifest: Manifest,
+    pub labels: Labels,
+}
 
-/// Name of the input tensor in the converted model.
-pub const INPUT_NAME: &str = "input";
+/// The file every model folder has.
+pub const MANIFEST: &str = "manifest.json";
 
-/// Per-channel mean and standard deviation, in the model's channel order (B, G, R).
-pub const MEAN_BGR: [f32; 3] = [103.53, 116.28, 123.675];
-pub const STD_BGR: [f32; 3] = [57.375, 57.12, 58.395];
+/// The folder of model `name` under `models_dir`.
+pub fn folder(models_dir: &str, name: &str) -> String {
+    format!("{}/{name}", models_dir.trim_end_matches('/'))
+}
 
-/// Number of classes the `scores` output has per row.
-pub const NUM_CLASSES: usize = 80;
-
-/// Bins of the distance distribution for each side of a box (`reg_max + 1`).
-pub const DIST_BINS: usize = 11;
-
-/// Values per row of the `box_dist` output: left, top, right, bottom.
-pub const BOX_DIST_WIDTH: usize = 4 * DIST_BINS;
-
-/// Feature-map strides of the three heads, in the order their rows appear.
-pub const STRIDES: [usize; 3] = [8, 16, 32];
-
-/// Rows of both outputs: one per cell of the 52x52, 26x26 and 13x13 grids.
-pub const NUM_ROWS: usize = grid_cells(8) + grid_cells(16) + grid_cells(32);
-
-/// IoU above which a box suppresses a weaker one of the same class.
-pub const NMS_IOU: f32 = 0.6;
-
-/// Which of the graph's outputs are `scores` and `box_dist`, by name or, when
-/// a backend names outputs by index, by shape (`[.., NUM_ROWS, NUM_CLASSES]`
-/// and `[.., NUM_ROWS, BOX_DIST_WIDTH]`).
-pub fn output_roles(outputs: &[(&str, &[u32])]) -> Result<(usize, usize), String> {
-    let by_name = |name: &str| outputs.iter().position(|(n, _)| *n == name);
-    let by_shape = |width: usize| {
-        outputs.iter().position(|(_, dims)| {
-            let elements: u64 = dims.iter().map(|&d| u64::from(d)).product();
-            dims.last() == Some(&(width as u32)) && elements == (NUM_ROWS * width) as u64
+impl Model {
+    /// Reads model `name`'s manifest and labels from its folder under
+    /// `models_dir`. The error names the file, and the field at fault.
+    pub fn read(models_dir: &str, name: &str) -> Result<Model, String> {
+        let dir = folder(models_dir, name);
+        let read = |file: &str| {
+            let path = format!("{dir}/{file}");
+            std::fs::read(&path)
+                .map_err(|e| format!("{path} could not be read ({e})"))
+                .and_then(|bytes| {
+                    String::from_utf8(bytes).map_err(|_| format!("{path} is not UTF-8 text"))
+                })
+        };
+        let manifest_path = format!("{dir}/{MANIFEST}");
+        let manifest =
+            Manifest::parse(&read(MANIFEST)?).map_err(|e| format!("{manifest_path}: {e}"))?;
+        let labels = Labels::parse(&read(&manifest.labels_file)?);
+        if labels.len() != manifest.classes {
+            return Err(format!(
+                "{dir}/{} has {} names, but {manifest_path}'s labels.count says {}",
+                manifest.labels_file,
+                labels.len(),
+                manifest.classes
+            ));
+        }
+        Ok(Model {
+            name: name.to_string(),
+            dir,
+            manifest,
+            labels,
         })
-    };
-    let scores = by_name("scores").or_else(|| by_shape(NUM_CLASSES));
-    let box_dist = by_name("box_dist").or_else(|| by_shape(BOX_DIST_WIDTH));
-    match (scores, box_dist) {
-        (Some(s), Some(b)) if s != b => Ok((s, b)),
-        _ => Err(format!(
-            "the model's outputs {:?} are not scores [1,{NUM_ROWS},{NUM_CLASSES}] and box_dist [1,{NUM_ROWS},{BOX_DIST_WIDTH}]",
-            outputs
-        )),
     }
 }
 
-const fn grid_cells(stride: usize) -> usize {
-    let n = INPUT_SIZE.div_ceil(stride);
-    n * n
+/// The models a deployment serves, by name: those its settings list, or
+/// else every model folder; with the default model always among them.
+pub fn served(settings: &Settings) -> Vec<String> {
+    let mut names = match &settings.models {
+        Some(names) => names.clone(),
+        None => discover(&settings.models_dir),
+    };
+    if !names.contains(&settings.model) {
+        names.insert(0, settings.model.clone());
+    }
+    names
 }
 
-/// Centre and stride of every output row, in input-tensor pixels.
-pub fn anchors() -> impl Iterator<Item = (f32, f32, f32)> {
-    STRIDES.iter().flat_map(|&stride| {
-        let n = INPUT_SIZE.div_ceil(stride);
-        (0..n * n).map(move |j| {
-            let (col, row) = (j % n, j / n);
-            let s = stride as f32;
-            ((col as f32 + 0.5) * s, (row as f32 + 0.5) * s, s)
+/// The models in `models_dir`: the folders with a manifest, by name.
+pub fn discover(models_dir: &str) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(models_dir)
+        .into_iter()
+        .flatten()
+        .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+        .filter(|name| crate::settings::model_name(name).is_ok())
+        // Opened rather than looked at: the component has the code to open
+        // files already, and the stat's would cost 2 KB of it.
+        .filter(|name| {
+            std::fs::File::open(format!("{}/{MANIFEST}", folder(models_dir, name))).is_ok()
         })
-    })
+        .collect();
+    names.sort();
+    names
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::manifest::tests::{CENTERNET, NANODET};
+    use std::path::PathBuf;
+
+    /// A models folder of its own under the system's temporary folder.
+    struct Folder(PathBuf);
+
+    impl Folder {
+        fn new(name: &str) -> Folder {
+            let path =
+                std::env::temp_dir().join(format!("wasi-detect-{name}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&path);
+            std::fs::create_dir_all(&path).unwrap();
+            Folder(path)
+        }
+
+        fn put(&self, file: &str, text: &str) {
+            let path = self.0.join(file);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        }
+
+        fn dir(&self) -> &str {
+            self.0.to_str().unwrap()
+        }
+    }
+
+    impl Drop for Folder {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    const LABELS: &str = include_str!("../models/nanodet/labels.txt");
 
     #[test]
-    fn rows_match_the_model_outputs() {
-        assert_eq!(NUM_ROWS, 3549);
-        assert_eq!(anchors().count(), NUM_ROWS);
+    fn a_folder_with_a_manifest_and_labels_is_a_model() {
+        let f = Folder::new("model-read");
+        f.put("nanodet/manifest.json", NANODET);
+        f.put("nanodet/labels.txt", LABELS);
+        f.put("centernet/manifest.json", CENTERNET);
+        f.put("centernet/labels.txt", LABELS);
+        f.put("examples/a.jpg", "");
+        f.put("notes.txt", "");
+        f.put(".hidden/manifest.json", NANODET);
+        assert_eq!(discover(f.dir()), ["centernet", "nanodet"]);
+        assert_eq!(discover("/no/such/folder"), Vec::<String>::new());
+        let mut settings = Settings {
+            models_dir: f.dir().into(),
+            ..Settings::default()
+        };
+        assert_eq!(served(&settings), ["centernet", "nanodet"]);
+        settings.model = "other".into();
+        assert_eq!(served(&settings), ["other", "centernet", "nanodet"]);
+        settings.models = Some(vec!["centernet".into()]);
+        assert_eq!(served(&settings), ["other", "centernet"]);
+
+        let m = Model::read(&format!("{}/", f.dir()), "nanodet").unwrap();
+        assert_eq!(m.dir, format!("{}/nanodet", f.dir()));
+        assert_eq!(m.labels.name(0), "person");
+        assert_eq!(m.manifest.preprocess.side, 416);
     }
 
     #[test]
-    fn outputs_are_found_by_name_or_by_shape() {
-        let s: &[u32] = &[1, 3549, 80];
-        let b: &[u32] = &[1, 3549, 44];
-        assert_eq!(output_roles(&[("box_dist", b), ("scores", s)]), Ok((1, 0)));
-        assert_eq!(output_roles(&[("0", s), ("1", b)]), Ok((0, 1)));
-        assert_eq!(output_roles(&[("1", b), ("0", s)]), Ok((1, 0)));
-        assert!(output_roles(&[("0", s)]).is_err());
-        assert!(output_roles(&[("0", &[1, 10, 80]), ("1", b)]).is_err());
-    }
+    fn problems_name_the_file_and_the_field() {
+        let f = Folder::new("model-problems");
+        let e = Model::read(f.dir(), "missing").unwrap_err();
+        assert!(
+            e.contains("/missing/manifest.json could not be read"),
+            "{e}"
+        );
 
-    #[test]
-    fn anchors_follow_the_level_layout() {
-        let all: Vec<_> = anchors().collect();
-        assert_eq!(all[0], (4.0, 4.0, 8.0));
-        // Row 53 of the first level is cell (1, 1).
-        assert_eq!(all[53], (12.0, 12.0, 8.0));
-        // The first row of the 16-stride level.
-        assert_eq!(all[2704], (8.0, 8.0, 16.0));
-        // The last row: cell (12, 12) of the 32-stride level.
-        assert_eq!(all[3548], (400.0, 400.0, 32.0));
+        f.put(
+            "broken/manifest.json",
+            &NANODET.replace(r#""family": "nanodet""#, r#""family": "ssd""#),
+        );
+        let e = Model::read(f.dir(), "broken").unwrap_err();
+        assert!(
+            e.contains("/broken/manifest.json: decoder.family: 'ssd'"),
+            "{e}"
+        );
+
+        f.put("short/manifest.json", NANODET);
+        let e = Model::read(f.dir(), "short").unwrap_err();
+        assert!(e.contains("/short/labels.txt could not be read"), "{e}");
+        f.put("short/labels.txt", "person\ncar\n");
+        let e = Model::read(f.dir(), "short").unwrap_err();
+        assert!(
+            e.contains("/short/labels.txt has 2 names, but") && e.contains("labels.count says 80"),
+            "{e}"
+        );
     }
 }

@@ -1,12 +1,118 @@
-//! From decoded RGB pixels to the model's input tensor: letterbox to a square,
-//! then BGR planes normalised by the model's mean and standard deviation.
+//! From decoded RGB pixels to a model's input tensor: letterbox to the
+//! model's square, then its channels in its order and layout, normalised by
+//! its mean and standard deviation (all from its manifest).
 //!
 //! The resize is Pillow's `Image.resize(..., BILINEAR)` in its fixed point
-//! (`pixels::resize`), so the tensor is the one the model's reference
-//! pipeline makes, bit for bit.
+//! (`pixels::resize`), so the tensor is the one the models' reference
+//! pipelines make, bit for bit.
 
 use crate::decode::RgbImage;
-use crate::model::{INPUT_SIZE, MEAN_BGR, STD_BGR};
+use pixels::tensor::Channel;
+
+/// How a model takes its input, from its manifest's `input` and
+/// `preprocess`: a letterboxed square of `side` pixels, each value
+/// `(pixel - mean) / std`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Preprocess {
+    /// Side of the square input, in pixels.
+    pub side: u32,
+    pub layout: Layout,
+    pub order: ChannelOrder,
+    /// The padding's colour, R, G, B.
+    pub fill: [u8; 3],
+    /// Per channel, in the model's channel order.
+    pub mean: [f32; 3],
+    pub std: [f32; 3],
+}
+
+/// Where the channels are in the tensor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// `[1, 3, side, side]`: one plane per channel.
+    Nchw,
+    /// `[1, side, side, 3]`: the channels of each pixel together.
+    Nhwc,
+}
+
+/// The order of the channels the model takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChannelOrder {
+    Rgb,
+    Bgr,
+}
+
+impl Preprocess {
+    /// The shape of the input tensor.
+    pub fn shape(&self) -> [u32; 4] {
+        match self.layout {
+            Layout::Nchw => [1, 3, self.side, self.side],
+            Layout::Nhwc => [1, self.side, self.side, 3],
+        }
+    }
+
+    /// The smallest size of a `width` x `height` image that the letterbox
+    /// uses: the size it is resized to (what `decode::decode_stored` needs
+    /// to know).
+    pub fn needed_size(&self, width: u32, height: u32) -> (u32, u32) {
+        Letterbox::fit(width, height, self.side).inner_size()
+    }
+
+    /// The input tensor of an RGB8 image given as `width * height * 3` bytes.
+    pub fn to_input_tensor(&self, rgb: &[u8], width: u32, height: u32) -> (Vec<f32>, Letterbox) {
+        let (resized, lb) = letterbox_resize(rgb, width, height, self.side);
+        (self.to_tensor(&resized, &lb), lb)
+    }
+
+    /// The letterbox of a decoded image: resized to fit the model's input
+    /// unless the decoder already did (`RgbImage::is_resized`), placed so
+    /// that boxes map back to the photo's pixels.
+    pub fn letterbox_image(&self, image: RgbImage) -> (Vec<u8>, Letterbox) {
+        if image.is_resized() {
+            let lb = Letterbox::fit(image.photo_width, image.photo_height, self.side);
+            debug_assert_eq!(lb.inner_size(), (image.width, image.height));
+            return (image.pixels, lb);
+        }
+        let (resized, lb) = letterbox_resize(&image.pixels, image.width, image.height, self.side);
+        let lb = lb.of_photo(image.reduction, image.photo_width, image.photo_height);
+        (resized, lb)
+    }
+
+    /// The resized pixels normalised into the padded tensor.
+    pub fn to_tensor(&self, resized: &[u8], lb: &Letterbox) -> Vec<f32> {
+        let side = self.side as usize;
+        let mut tensor = vec![0f32; 3 * side * side];
+        // Tensor channel c is RGB channel c, or 2 - c in BGR order.
+        let channels = [0, 1, 2].map(|c| {
+            let source = match self.order {
+                ChannelOrder::Rgb => c,
+                ChannelOrder::Bgr => 2 - c,
+            };
+            Channel {
+                source,
+                fill: self.fill[source],
+                mean: self.mean[c],
+                scale: 1.0 / self.std[c],
+            }
+        });
+        let (width, height) = (lb.inner_width as usize, lb.inner_height as usize);
+        let at = (lb.pad_x as usize, lb.pad_y as usize);
+        match self.layout {
+            Layout::Nchw => {
+                pixels::tensor::to_planes(resized, width, height, side, at, &channels, &mut tensor)
+            }
+            Layout::Nhwc => pixels::tensor::to_interleaved(
+                resized,
+                width,
+                height,
+                side,
+                at,
+                &channels,
+                &mut tensor,
+            ),
+        }
+        tensor
+    }
+}
 
 /// How an image was placed in the square input: `input = image * scale + pad`.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -14,6 +120,8 @@ pub struct Letterbox {
     /// Size of the photo, in pixels: boxes are mapped back into it.
     pub width: u32,
     pub height: u32,
+    /// Side of the square input.
+    pub side: u32,
     /// Ratio of input pixels to photo pixels.
     pub scale: f32,
     /// Offset of the resized image inside the input square.
@@ -25,18 +133,22 @@ pub struct Letterbox {
 }
 
 impl Letterbox {
-    /// The placement of a `width` x `height` image (both at least 1).
-    pub fn fit(width: u32, height: u32) -> Self {
-        let side = INPUT_SIZE as f64;
-        let scale = (side / width as f64).min(side / height as f64);
-        let inner = |len: u32| ((len as f64 * scale).round() as u32).clamp(1, INPUT_SIZE as u32);
+    /// The placement of a `width` x `height` image (both at least 1) in a
+    /// square of `side` pixels: scale = min(side / width, side / height),
+    /// each side resized to round(len * scale) (at least 1), centred with
+    /// the odd pixel of padding after it.
+    pub fn fit(width: u32, height: u32, side: u32) -> Self {
+        let square = f64::from(side);
+        let scale = (square / width as f64).min(square / height as f64);
+        let inner = |len: u32| ((len as f64 * scale).round() as u32).clamp(1, side);
         let (inner_width, inner_height) = (inner(width), inner(height));
         Letterbox {
             width,
             height,
+            side,
             scale: scale as f32,
-            pad_x: (INPUT_SIZE as u32 - inner_width) / 2,
-            pad_y: (INPUT_SIZE as u32 - inner_height) / 2,
+            pad_x: (side - inner_width) / 2,
+            pad_y: (side - inner_height) / 2,
             inner_width,
             inner_height,
         }
@@ -71,37 +183,11 @@ impl Letterbox {
     }
 }
 
-/// The smallest size of a `width` x `height` image that the letterbox uses:
-/// the size it is resized to (what `decode::decode_stored` needs to know).
-pub fn needed_size(width: u32, height: u32) -> (u32, u32) {
-    Letterbox::fit(width, height).inner_size()
-}
-
-/// The input tensor (NCHW, `[1, 3, INPUT_SIZE, INPUT_SIZE]`, B, G, R planes)
-/// of an RGB8 image given as `width * height * 3` bytes.
-pub fn to_input_tensor(rgb: &[u8], width: u32, height: u32) -> (Vec<f32>, Letterbox) {
-    let (resized, lb) = letterbox_resize(rgb, width, height);
-    (to_tensor(&resized, &lb), lb)
-}
-
-/// The letterbox of a decoded image: resized to fit the model's input
-/// unless the decoder already did (`RgbImage::is_resized`), placed so that
-/// boxes map back to the photo's pixels.
-pub fn letterbox_image(image: RgbImage) -> (Vec<u8>, Letterbox) {
-    if image.is_resized() {
-        let lb = Letterbox::fit(image.photo_width, image.photo_height);
-        debug_assert_eq!(lb.inner_size(), (image.width, image.height));
-        return (image.pixels, lb);
-    }
-    let (resized, lb) = letterbox_resize(&image.pixels, image.width, image.height);
-    let lb = lb.of_photo(image.reduction, image.photo_width, image.photo_height);
-    (resized, lb)
-}
-
-/// The first step of [`to_input_tensor`]: the image resized to fit the
-/// model's input, as `inner_width * inner_height * 3` RGB8 bytes.
-pub fn letterbox_resize(rgb: &[u8], width: u32, height: u32) -> (Vec<u8>, Letterbox) {
-    let lb = Letterbox::fit(width, height);
+/// The first step of [`Preprocess::to_input_tensor`]: the image resized to
+/// fit a square of `side` pixels, as `inner_width * inner_height * 3` RGB8
+/// bytes.
+pub fn letterbox_resize(rgb: &[u8], width: u32, height: u32, side: u32) -> (Vec<u8>, Letterbox) {
+    let lb = Letterbox::fit(width, height, side);
     debug_assert_eq!(rgb.len(), width as usize * height as usize * 3);
     let resized = pixels::resize::resize_rgb(
         rgb,
@@ -113,70 +199,82 @@ pub fn letterbox_resize(rgb: &[u8], width: u32, height: u32) -> (Vec<u8>, Letter
     (resized, lb)
 }
 
-/// The second step: the resized pixels normalised into the padded NCHW
-/// tensor.
-pub fn to_tensor(resized: &[u8], lb: &Letterbox) -> Vec<f32> {
-    let mut tensor = vec![0f32; 3 * INPUT_SIZE * INPUT_SIZE];
-    // Tensor plane c holds BGR channel c, which is RGB channel 2 - c; the
-    // padding is black, pixel value 0 after normalisation.
-    let planes = [0, 1, 2].map(|c| pixels::planes::Plane {
-        channel: 2 - c,
-        mean: MEAN_BGR[c],
-        scale: 1.0 / STD_BGR[c],
-    });
-    pixels::planes::to_planes(
-        resized,
-        lb.inner_width as usize,
-        lb.inner_height as usize,
-        INPUT_SIZE,
-        (lb.pad_x as usize, lb.pad_y as usize),
-        &planes,
-        &mut tensor,
-    );
-    tensor
-}
-
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// NanoDet's: 416, NCHW, BGR, normalised by ImageNet's statistics.
+    pub(crate) fn nanodet() -> Preprocess {
+        Preprocess {
+            side: 416,
+            layout: Layout::Nchw,
+            order: ChannelOrder::Bgr,
+            fill: [0, 0, 0],
+            mean: [103.53, 116.28, 123.675],
+            std: [57.375, 57.12, 58.395],
+        }
+    }
+
+    /// CenterNet's: 512, NHWC, RGB, the pixel values as they are.
+    pub(crate) fn centernet() -> Preprocess {
+        Preprocess {
+            side: 512,
+            layout: Layout::Nhwc,
+            order: ChannelOrder::Rgb,
+            fill: [0, 0, 0],
+            mean: [0.0; 3],
+            std: [1.0; 3],
+        }
+    }
 
     #[test]
     fn letterbox_matches_the_reference_placements() {
         // astronaut.png and chelsea.png, as in the shared vectors' index.
-        let a = Letterbox::fit(512, 512);
+        let a = Letterbox::fit(512, 512, 416);
         assert_eq!(
             (a.inner_width, a.inner_height, a.pad_x, a.pad_y),
             (416, 416, 0, 0)
         );
         assert!((a.scale - 0.8125).abs() < 1e-6);
-        let c = Letterbox::fit(451, 300);
+        let c = Letterbox::fit(451, 300, 416);
         assert_eq!(
             (c.inner_width, c.inner_height, c.pad_x, c.pad_y),
             (416, 277, 0, 69)
         );
         assert!((c.scale - 0.922_394_7).abs() < 1e-6);
+        // CenterNet's rule is the same at 512: round(300 * 512 / 451) =
+        // round(340.58) = 341, pad (512 - 341) // 2 = 85.
+        let c = Letterbox::fit(451, 300, 512);
+        assert_eq!(
+            (c.inner_width, c.inner_height, c.pad_x, c.pad_y),
+            (512, 341, 0, 85)
+        );
+        let odd = Letterbox::fit(300, 451, 512);
+        assert_eq!((odd.inner_width, odd.pad_x), (341, 85));
     }
 
     #[test]
     fn extreme_aspect_ratios_keep_at_least_one_pixel() {
-        let lb = Letterbox::fit(100_000, 1);
+        let lb = Letterbox::fit(100_000, 1, 416);
         assert_eq!((lb.inner_width, lb.inner_height), (416, 1));
         assert_eq!(lb.pad_y, 207);
-        let (tensor, _) = to_input_tensor(&[255, 255, 255], 1, 1);
-        assert_eq!(tensor.len(), 3 * 416 * 416);
-        // The longest strips the decoder takes, one pixel across.
-        let side = crate::decode::MAX_SIDE;
-        let strip = vec![255; side as usize * 3];
-        for (w, h) in [(side, 1), (1, side)] {
-            let (tensor, lb) = to_input_tensor(&strip, w, h);
-            assert_eq!(tensor.len(), 3 * 416 * 416);
-            assert_eq!(lb.inner_width.min(lb.inner_height), 1, "{w}x{h}");
+        for p in [nanodet(), centernet()] {
+            let (tensor, _) = p.to_input_tensor(&[255, 255, 255], 1, 1);
+            assert_eq!(tensor.len(), 3 * (p.side * p.side) as usize);
+            // The longest strips the decoder takes, one pixel across.
+            let side = crate::decode::MAX_SIDE;
+            let strip = vec![255; side as usize * 3];
+            for (w, h) in [(side, 1), (1, side)] {
+                let (tensor, lb) = p.to_input_tensor(&strip, w, h);
+                assert_eq!(tensor.len(), 3 * (p.side * p.side) as usize);
+                assert_eq!(lb.inner_width.min(lb.inner_height), 1, "{w}x{h}");
+            }
         }
     }
 
     #[test]
     fn to_image_undoes_the_letterbox_and_clamps() {
-        let lb = Letterbox::fit(451, 300);
+        let lb = Letterbox::fit(451, 300, 416);
         let (x, y) = lb.to_image(208.0, 69.0 + 100.0 * lb.scale);
         assert!((x - 225.5).abs() < 0.1, "{x}");
         assert!((y - 100.0).abs() < 1e-3, "{y}");
@@ -187,7 +285,7 @@ mod tests {
     #[test]
     fn a_reduced_image_maps_back_to_the_photos_pixels() {
         // A 4001x3000 photo decoded at 1/8: 501x375 (the last block rounds up).
-        let reduced = Letterbox::fit(501, 375);
+        let reduced = Letterbox::fit(501, 375, 416);
         let photo = reduced.of_photo(8, 4001, 3000);
         assert_eq!(reduced.inner_size(), photo.inner_size());
         assert_eq!((photo.pad_x, photo.pad_y), (reduced.pad_x, reduced.pad_y));
@@ -200,21 +298,39 @@ mod tests {
     }
 
     #[test]
-    fn uniform_images_stay_uniform_and_padding_is_black() {
+    fn uniform_images_stay_uniform_and_padding_is_the_fill() {
         let (w, h) = (300u32, 100u32);
         let rgb: Vec<u8> = std::iter::repeat_n([10u8, 20, 30], (w * h) as usize)
             .flatten()
             .collect();
-        let (t, lb) = to_input_tensor(&rgb, w, h);
-        let plane = INPUT_SIZE * INPUT_SIZE;
-        let at = |c: usize, x: u32, y: u32| t[c * plane + y as usize * INPUT_SIZE + x as usize];
+        // NanoDet: B, G, R planes from R=10, G=20, B=30; black padding.
+        let p = nanodet();
+        let (t, lb) = p.to_input_tensor(&rgb, w, h);
+        let side = p.side as usize;
+        let plane = side * side;
+        let at = |c: usize, x: u32, y: u32| t[c * plane + y as usize * side + x as usize];
         let inside = (208, lb.pad_y + 10);
-        // B, G, R planes from R=10, G=20, B=30.
         for (c, value) in [(0, 30.0), (1, 20.0), (2, 10.0)] {
-            let want = (value - MEAN_BGR[c]) / STD_BGR[c];
+            let want = (value - p.mean[c]) / p.std[c];
             assert!((at(c, inside.0, inside.1) - want).abs() < 1e-5);
-            let black = -MEAN_BGR[c] / STD_BGR[c];
+            let black = -p.mean[c] / p.std[c];
             assert!((at(c, 0, 0) - black).abs() < 1e-6);
         }
+        // Ultralytics' YOLO: RGB pixels / 255, interleaved here, padding 114.
+        let p = Preprocess {
+            side: 64,
+            layout: Layout::Nhwc,
+            fill: [114; 3],
+            std: [255.0; 3],
+            ..centernet()
+        };
+        let (t, lb) = p.to_input_tensor(&rgb, w, h);
+        let pixel = |x: u32, y: u32| &t[(y as usize * 64 + x as usize) * 3..][..3];
+        for (got, want) in pixel(32, lb.pad_y + 2).iter().zip([10.0, 20.0, 30.0]) {
+            assert!((got - want / 255.0).abs() < 1e-6, "{got}");
+        }
+        assert!(pixel(0, 0).iter().all(|v| (v - 114.0 / 255.0).abs() < 1e-6));
+        assert_eq!(p.shape(), [1, 64, 64, 3]);
+        assert_eq!(nanodet().shape(), [1, 3, 416, 416]);
     }
 }

@@ -6,6 +6,7 @@ use std::fmt;
 
 /// Environment variable names and what they set.
 pub const MODEL_VAR: &str = "WASI_DETECT_MODEL";
+pub const MODELS_VAR: &str = "WASI_DETECT_MODELS";
 pub const MODELS_DIR_VAR: &str = "WASI_DETECT_MODELS_DIR";
 pub const THRESHOLD_VAR: &str = "WASI_DETECT_THRESHOLD";
 pub const MAX_VAR: &str = "WASI_DETECT_MAX";
@@ -15,13 +16,18 @@ pub const MAX_DETECTIONS_LIMIT: usize = 100;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
-    /// Name the host preloaded the model under (`load-by-name`), and the
-    /// folder under `models_dir` to load it from when it did not.
+    /// The default model: its folder under `models_dir`, and the name the
+    /// host preloaded its graph under (`load-by-name`), if it did.
     pub model: String,
+    /// The models served, by name; when not set, every folder of
+    /// `models_dir` with a manifest (`model::discover`). The default model
+    /// is always served.
+    pub models: Option<Vec<String>>,
     /// Where model folders are mounted in the component's file system.
     pub models_dir: String,
-    /// Default score threshold of `/predict`.
-    pub threshold: f32,
+    /// Default score threshold of `/predict` for every model; when not set,
+    /// each model's own (its manifest's `threshold`).
+    pub threshold: Option<f32>,
     /// Default cap of detections per image.
     pub max: usize,
 }
@@ -30,8 +36,9 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             model: "nanodet".into(),
+            models: None,
             models_dir: "/models".into(),
-            threshold: 0.35,
+            threshold: None,
             max: 20,
         }
     }
@@ -52,7 +59,8 @@ impl fmt::Display for SettingError {
 
 impl Settings {
     /// Settings from `(name, value)` pairs (the environment); unset ones keep
-    /// their defaults.
+    /// their defaults, and so do empty ones but the model's (Spin's
+    /// variables are always set: an empty one stands for "not set").
     pub fn from_vars<I, K, V>(vars: I) -> Result<Settings, SettingError>
     where
         I: IntoIterator<Item = (K, V)>,
@@ -64,9 +72,12 @@ impl Settings {
             let value = value.as_ref().trim();
             match name.as_ref() {
                 MODEL_VAR => s.model = model_name(value).map_err(|m| err(MODEL_VAR, m))?,
+                MODELS_VAR if !value.is_empty() => {
+                    s.models = Some(model_names(value).map_err(|m| err(MODELS_VAR, m))?)
+                }
                 MODELS_DIR_VAR if !value.is_empty() => s.models_dir = value.to_string(),
-                THRESHOLD_VAR => {
-                    s.threshold = threshold(value).map_err(|m| err(THRESHOLD_VAR, m))?
+                THRESHOLD_VAR if !value.is_empty() => {
+                    s.threshold = Some(threshold(value).map_err(|m| err(THRESHOLD_VAR, m))?)
                 }
                 MAX_VAR => s.max = max_detections(value).map_err(|m| err(MAX_VAR, m))?,
                 _ => {}
@@ -95,6 +106,16 @@ pub fn model_name(value: &str) -> Result<String, String> {
             "'{value}' is not a model name (1-64 of A-Z a-z 0-9 - _ ., not starting with '.')"
         ))
     }
+}
+
+/// A comma-separated list of model names.
+fn model_names(value: &str) -> Result<Vec<String>, String> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map(model_name)
+        .collect()
 }
 
 /// A score threshold: a number from 0 to 1.
@@ -129,6 +150,7 @@ mod tests {
     fn reads_every_setting() {
         let s = Settings::from_vars([
             (MODEL_VAR, "nanodet-ov"),
+            (MODELS_VAR, "nanodet-ov, centernet-ov"),
             (MODELS_DIR_VAR, "/data"),
             (THRESHOLD_VAR, "0.5"),
             (MAX_VAR, "5"),
@@ -139,11 +161,18 @@ mod tests {
             s,
             Settings {
                 model: "nanodet-ov".into(),
+                models: Some(vec!["nanodet-ov".into(), "centernet-ov".into()]),
                 models_dir: "/data".into(),
-                threshold: 0.5,
+                threshold: Some(0.5),
                 max: 5
             }
         );
+    }
+
+    #[test]
+    fn empty_values_are_not_set() {
+        let empty = [(MODELS_VAR, ""), (MODELS_DIR_VAR, " "), (THRESHOLD_VAR, "")];
+        assert_eq!(Settings::from_vars(empty).unwrap(), Settings::default());
     }
 
     #[test]
@@ -152,6 +181,7 @@ mod tests {
             (MODEL_VAR, "../etc"),
             (MODEL_VAR, "a/b"),
             (MODEL_VAR, ""),
+            (MODELS_VAR, "nanodet,../x"),
             (THRESHOLD_VAR, "1.5"),
             (THRESHOLD_VAR, "NaN"),
             (MAX_VAR, "0"),

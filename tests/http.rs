@@ -5,7 +5,11 @@
 
 mod common;
 
-use common::{api_detections, assert_twins, Body, Request, Server, ServerConfig, VS_NATIVE};
+use common::{
+    api_detections, assert_twins, Body, Reference, Request, Server, ServerConfig, TempModels,
+    VS_NATIVE,
+};
+use serde_json::{json, Value};
 use std::sync::OnceLock;
 
 /// One server for the tests that need the default setup.
@@ -17,6 +21,16 @@ fn server() -> &'static Server {
 #[test]
 fn photos_give_what_onnx_runtime_gives_natively() {
     common::assert_photos_match_native(server(), "component");
+}
+
+#[test]
+fn centernet_gives_what_its_reference_gives() {
+    common::assert_photos_match_reference(
+        server(),
+        "centernet",
+        Reference::CenterNet,
+        "/predict?model=centernet&max=100",
+    );
 }
 
 #[test]
@@ -163,6 +177,7 @@ fn every_error_path_answers_json_and_the_server_stays_up() {
 
 #[test]
 fn a_model_the_host_does_not_have_is_a_503_naming_it() {
+    // No folder at all: its manifest is the first thing missing.
     let s = Server::start(ServerConfig {
         preload: false,
         env: vec![("WASI_DETECT_MODEL".into(), "no-such-model".into())],
@@ -172,7 +187,25 @@ fn a_model_the_host_does_not_have_is_a_503_naming_it() {
         .post_fixture("/predict", "chelsea.png")
         .assert_error(503, "model_unavailable");
     assert!(
-        m.contains("no-such-model") && m.contains("/models/no-such-model/model.onnx"),
+        m.contains("no-such-model") && m.contains("/models/no-such-model/manifest.json"),
+        "{m}"
+    );
+    s.request(Request::get("/warm"))
+        .assert_error(503, "model_unavailable");
+    // A folder with its manifest and labels, but no weights.
+    let models = TempModels::new("weightless");
+    models.model_from("weightless", "nanodet", &["manifest.json", "labels.txt"]);
+    let s = Server::start(ServerConfig {
+        preload: false,
+        models: Some(models.0.clone()),
+        env: vec![("WASI_DETECT_MODEL".into(), "weightless".into())],
+        ..ServerConfig::default()
+    });
+    let m = s
+        .post_fixture("/predict", "chelsea.png")
+        .assert_error(503, "model_unavailable");
+    assert!(
+        m.contains("model 'weightless'") && m.contains("/models/weightless/model.onnx"),
         "{m}"
     );
     s.request(Request::get("/warm"))
@@ -185,6 +218,184 @@ fn a_model_the_host_does_not_have_is_a_503_naming_it() {
     });
     bad.post_fixture("/predict", "chelsea.png")
         .assert_error(500, "invalid_setting");
+}
+
+#[test]
+fn models_lists_what_is_served_and_model_picks_one() {
+    let s = server();
+    let list = s.request(Request::get("/models"));
+    assert_eq!(list.status, 200, "{}", list.text());
+    assert_eq!(
+        list.json(),
+        json!({"default": "nanodet", "models": [
+            {"name": "nanodet", "family": "nanodet", "input_size": 416, "classes": 80, "threshold": 0.35},
+            {"name": "centernet", "family": "centernet", "input_size": 512, "classes": 80, "threshold": 0.2},
+        ]})
+    );
+
+    // The other model answers for itself: its own default threshold.
+    let r = s.post_fixture("/predict?model=centernet", "astronaut.jpg");
+    assert_eq!(r.status, 200, "{}", r.text());
+    let found = api_detections(&r.json());
+    assert!(found.iter().any(|d| d.class == "person"), "{found:?}");
+    assert!(found.iter().all(|d| d.score > 0.2), "{found:?}");
+    let people = api_detections(
+        &s.post_fixture("/predict?model=centernet&classes=person", "astronaut.jpg")
+            .json(),
+    );
+    assert!(!people.is_empty() && people.iter().all(|d| d.class == "person"));
+    // The default model is also there by name.
+    assert_eq!(
+        s.post_fixture("/predict?model=nanodet", "chelsea.png")
+            .json(),
+        s.post_fixture("/predict", "chelsea.png").json()
+    );
+
+    // A model that is not served: 404, with those that are.
+    for name in ["yolo", "nanodet-ov", "..%2Fnanodet", "examples"] {
+        let r = s.post_fixture(&format!("/predict?model={name}"), "chelsea.png");
+        let m = r.assert_error(404, "model_not_found");
+        assert!(m.contains("nanodet, centernet"), "{m}");
+        assert_eq!(r.json()["available"], json!(["nanodet", "centernet"]));
+        s.request(Request::get(&format!("/warm?model={name}")))
+            .assert_error(404, "model_not_found");
+    }
+    // Classes are the model's.
+    s.post_fixture("/predict?model=centernet&classes=unicorn", "chelsea.png")
+        .assert_error(400, "invalid_parameter");
+
+    let warm = s.request(Request::get("/warm?model=centernet")).json();
+    assert_eq!(
+        (warm["model"].as_str(), warm["source"].as_str()),
+        (Some("centernet"), Some("load-by-name")),
+        "{warm}"
+    );
+    s.request(Request::get("/warm?threshold=1"))
+        .assert_error(400, "invalid_parameter");
+}
+
+#[test]
+fn format_hf_answers_as_hugging_faces_pipeline() {
+    let s = server();
+    for model in ["nanodet", "centernet"] {
+        let ours = s
+            .post_fixture(&format!("/predict?model={model}"), "camera.png")
+            .json();
+        let r = s.post_fixture(&format!("/predict?model={model}&format=hf"), "camera.png");
+        assert_eq!(r.status, 200, "{}", r.text());
+        let hf = r.json();
+        let (ours, hf) = (ours.as_array().unwrap(), hf.as_array().unwrap());
+        assert!(!ours.is_empty());
+        assert_eq!(ours.len(), hf.len());
+        for (o, h) in ours.iter().zip(hf) {
+            let keys: Vec<&String> = h.as_object().unwrap().keys().collect();
+            assert_eq!(keys, ["box", "label", "score"]);
+            assert_eq!(
+                h,
+                &json!({
+                    "score": o["score"], "label": o["class"],
+                    "box": {"xmin": o["bbox"][0]["x"], "ymin": o["bbox"][0]["y"],
+                            "xmax": o["bbox"][1]["x"], "ymax": o["bbox"][1]["y"]},
+                })
+            );
+        }
+    }
+    s.post_fixture("/predict?format=xml", "camera.png")
+        .assert_error(400, "invalid_parameter");
+}
+
+/// NanoDet's manifest, changed by `change`.
+fn nanodet_manifest(change: impl FnOnce(&mut Value)) -> String {
+    let path = common::models_dir().join("nanodet/manifest.json");
+    let mut manifest: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    change(&mut manifest);
+    manifest.to_string()
+}
+
+#[test]
+fn manifest_problems_are_503s_naming_the_file_and_the_field() {
+    let models = TempModels::new("manifests");
+    let nanodet = ["manifest.json", "labels.txt", "model.onnx"];
+    models.model_from("nanodet", "nanodet", &nanodet);
+    // name, what is wrong, the field named
+    let broken: Vec<(&str, String, &str)> = vec![
+        (
+            "no-family",
+            nanodet_manifest(|m| {
+                m["decoder"].as_object_mut().unwrap().remove("family");
+            }),
+            "decoder.family: is missing",
+        ),
+        (
+            "unknown-family",
+            nanodet_manifest(|m| m["decoder"]["family"] = json!("ssd")),
+            "decoder.family: 'ssd' is not one of nanodet, centernet, yolo",
+        ),
+        (
+            "bad-shape",
+            nanodet_manifest(|m| m["input"]["shape"] = json!([1, 416, 416, 3])),
+            "input.shape: [1, 416, 416, 3] is not [1, 3, side, side]",
+        ),
+        (
+            "not-json",
+            "{\"input\": ".to_string(),
+            "not valid JSON at line 1",
+        ),
+        // Manifests that read well but do not describe the graph: the
+        // weights are NanoDet's, the manifest says CenterNet's input...
+        (
+            "wrong-input",
+            std::fs::read_to_string(common::models_dir().join("centernet/manifest.json")).unwrap(),
+            "check input.name 'images' and input.shape [1, 512, 512, 3] in /models/wrong-input/manifest.json",
+        ),
+        // ...or a fourth stride, whose rows the outputs do not have.
+        (
+            "more-strides",
+            nanodet_manifest(|m| m["decoder"]["strides"] = json!([8, 16, 32, 64])),
+            "decoder.scores: the graph's output 'scores' is [1, 3549, 80], not [1, 3598, 80]",
+        ),
+    ];
+    for (name, manifest, _) in &broken {
+        models.model_from(name, "nanodet", &["labels.txt", "model.onnx"]);
+        models.write(&format!("{name}/manifest.json"), manifest);
+    }
+    models.model_from("few-labels", "nanodet", &["manifest.json", "model.onnx"]);
+    models.write("few-labels/labels.txt", "person\ncar\n");
+    let s = Server::start(ServerConfig {
+        preload: false,
+        models: Some(models.0.clone()),
+        ..ServerConfig::default()
+    });
+    let mut cases: Vec<(&str, &str)> = broken.iter().map(|(n, _, f)| (*n, *f)).collect();
+    cases.push((
+        "few-labels",
+        "labels.txt has 2 names, but /models/few-labels/manifest.json's labels.count says 80",
+    ));
+    for (name, says) in cases {
+        let file = if name == "few-labels" {
+            "labels.txt"
+        } else {
+            "manifest.json"
+        };
+        for r in [
+            s.request(Request::get(&format!("/warm?model={name}"))),
+            s.post_fixture(&format!("/predict?model={name}"), "chelsea.png"),
+        ] {
+            let m = r.assert_error(503, "model_unavailable");
+            assert!(m.contains(&format!("/models/{name}/{file}")), "{name}: {m}");
+            assert!(m.contains(says), "{name}: {m}");
+        }
+    }
+    // /models says what is wrong with each, and the good model still works.
+    let list = s.request(Request::get("/models")).json();
+    let listed = list["models"].as_array().unwrap();
+    assert_eq!(listed.len(), 8, "{list}");
+    for m in listed {
+        let ok = ["nanodet", "wrong-input", "more-strides"].contains(&m["name"].as_str().unwrap());
+        assert_eq!(m["error"].is_null(), ok, "{m}");
+    }
+    let r = s.post_fixture("/predict", "chelsea.png");
+    assert_eq!(api_detections(&r.json())[0].class, "cat");
 }
 
 #[test]

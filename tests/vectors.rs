@@ -4,9 +4,10 @@
 
 use std::path::PathBuf;
 use wasi_detect::decode::{decode, Format};
-use wasi_detect::labels;
-use wasi_detect::postprocess::{detect, Filter};
-use wasi_detect::preprocess::{to_input_tensor, Letterbox};
+use wasi_detect::labels::Labels;
+use wasi_detect::model::Model;
+use wasi_detect::postprocess::{Decoder, Filter};
+use wasi_detect::preprocess::Letterbox;
 
 fn dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/vectors")
@@ -26,16 +27,27 @@ fn floats(file: &str) -> Vec<f32> {
 
 const IMAGES: [&str; 2] = ["astronaut", "chelsea"];
 
+/// NanoDet, as its folder describes it (`make model` writes the manifest).
+fn nanodet() -> Model {
+    let models = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models");
+    Model::read(models.to_str().unwrap(), "nanodet").unwrap()
+}
+
 #[test]
 fn postprocessing_the_reference_outputs_gives_the_reference_detections() {
     let index = index();
+    let model = nanodet();
+    let Decoder::NanoDet(head) = &model.manifest.decoder else {
+        panic!("{:?}", model.manifest.decoder)
+    };
+    let labels: &Labels = &model.labels;
     for name in IMAGES {
         let v = &index[name];
         let (w, h) = (
             v["width"].as_u64().unwrap() as u32,
             v["height"].as_u64().unwrap() as u32,
         );
-        let lb = Letterbox::fit(w, h);
+        let lb = Letterbox::fit(w, h, model.manifest.preprocess.side);
         assert_eq!(lb.pad_y as u64, v["letterbox"]["pad_y"].as_u64().unwrap());
         let scores = floats(v["scores"]["file"].as_str().unwrap());
         let dist = floats(v["box_dist"]["file"].as_str().unwrap());
@@ -44,15 +56,11 @@ fn postprocessing_the_reference_outputs_gives_the_reference_detections() {
             max: 100,
             classes: None,
         };
-        let got = detect(&scores, &dist, &lb, &filter).unwrap();
+        let got = head.detect(&scores, &dist, &lb, &filter).unwrap();
         let want = v["detections_score_thr_0.3_iou_0.6"].as_array().unwrap();
         assert_eq!(got.len(), want.len(), "{name}: {got:?}");
         for (g, w) in got.iter().zip(want) {
-            assert_eq!(
-                labels::name(g.class),
-                w["class"].as_str().unwrap(),
-                "{name}"
-            );
+            assert_eq!(labels.name(g.class), w["class"].as_str().unwrap(), "{name}");
             assert!(
                 (f64::from(g.score) - w["score"].as_f64().unwrap()).abs() < 1e-3,
                 "{name}: {g:?}"
@@ -76,6 +84,7 @@ fn postprocessing_the_reference_outputs_gives_the_reference_detections() {
 #[test]
 fn the_input_tensor_of_the_real_photos_matches_the_reference() {
     let index = index();
+    let input = nanodet().manifest.preprocess;
     for name in IMAGES {
         let v = &index[name];
         let png = std::fs::read(
@@ -85,7 +94,7 @@ fn the_input_tensor_of_the_real_photos_matches_the_reference() {
         )
         .unwrap();
         let image = decode(&png, Format::Png).unwrap();
-        let (tensor, _) = to_input_tensor(&image.pixels, image.width, image.height);
+        let (tensor, _) = input.to_input_tensor(&image.pixels, image.width, image.height);
         let want = floats(v["input"]["file"].as_str().unwrap());
         assert_eq!(tensor.len(), want.len());
         let diffs: Vec<f32> = tensor

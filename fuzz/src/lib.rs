@@ -6,14 +6,50 @@
 //! exactly the same calls. A broken property is a panic, which libFuzzer
 //! reports as a crash and saves the input of.
 
-use wasi_detect::api::{self, ApiError, Route, MAX_BODY_BYTES};
+use wasi_detect::api::{self, AnswerFormat, ApiError, Route, MAX_BODY_BYTES};
 use wasi_detect::decode::{self, Format, RgbImage, MAX_PIXELS};
-use wasi_detect::model::{
-    BOX_DIST_WIDTH, INPUT_SHAPE, INPUT_SIZE, MEAN_BGR, NMS_IOU, NUM_CLASSES, NUM_ROWS, STD_BGR,
-};
-use wasi_detect::postprocess::{self, Filter};
-use wasi_detect::preprocess::{self, Letterbox};
-use wasi_detect::settings::{Settings, MAX_DETECTIONS_LIMIT};
+use wasi_detect::labels::Labels;
+use wasi_detect::postprocess::centernet::CenterNet;
+use wasi_detect::postprocess::nanodet::NanoDet;
+use wasi_detect::postprocess::nms::{iou, Nms};
+use wasi_detect::postprocess::yolo::Yolo;
+use wasi_detect::postprocess::{Detection, Filter};
+use wasi_detect::preprocess::{ChannelOrder, Layout, Letterbox, Preprocess};
+use wasi_detect::settings::MAX_DETECTIONS_LIMIT;
+
+/// NanoDet-g 416's input and head, as its manifest describes them.
+fn nanodet_input() -> Preprocess {
+    Preprocess {
+        side: 416,
+        layout: Layout::Nchw,
+        order: ChannelOrder::Bgr,
+        fill: [0, 0, 0],
+        mean: [103.53, 116.28, 123.675],
+        std: [57.375, 57.12, 58.395],
+    }
+}
+
+const CLASSES: usize = 80;
+
+fn nanodet_head() -> NanoDet {
+    NanoDet {
+        side: 416,
+        strides: vec![8, 16, 32],
+        bins: 11,
+        classes: CLASSES,
+        scores: "scores".into(),
+        boxes: "box_dist".into(),
+        nms: Nms {
+            iou: 0.6,
+            per_class: true,
+        },
+    }
+}
+
+/// The COCO class names both models have.
+fn coco() -> Labels {
+    Labels::parse(include_str!("../../models/nanodet/labels.txt"))
+}
 
 /// `decode_letterbox`: the bytes as an upload declared as each format in turn.
 /// A decoded image must make a well-formed input tensor and a letterbox that
@@ -33,7 +69,8 @@ pub fn decode_letterbox(data: &[u8]) {
         }
         // As the component decodes it: a large JPEG at a reduced scale
         // (jpeg-decoder's scaled IDCT, or `pixels::jpeg_dc` at 1/8).
-        match decode::decode_stored(data, format, preprocess::needed_size) {
+        let input = nanodet_input();
+        match decode::decode_stored(data, format, |w, h| input.needed_size(w, h)) {
             Ok(stored) => check_reduced(stored.upright()),
             Err(e) => assert!(matches!(ApiError::from(e).status, 413 | 422)),
         }
@@ -47,22 +84,24 @@ fn check_tensor(image: &RgbImage) {
     assert!(pixels <= MAX_PIXELS, "{width}x{height}");
     assert_eq!(image.pixels.len() as u64, pixels * 3);
 
-    let (tensor, lb) = preprocess::to_input_tensor(&image.pixels, width, height);
-    assert_eq!(lb, Letterbox::fit(width, height));
+    let input = nanodet_input();
+    let (tensor, lb) = input.to_input_tensor(&image.pixels, width, height);
+    assert_eq!(lb, Letterbox::fit(width, height, input.side));
     check_letterbox(&lb);
-    let plane = INPUT_SIZE * INPUT_SIZE;
+    let side = input.side as usize;
+    let plane = side * side;
     assert_eq!(
         tensor.len(),
-        INPUT_SHAPE.iter().product::<u32>() as usize,
+        input.shape().iter().product::<u32>() as usize,
         "{width}x{height}"
     );
     let inside_x = lb.pad_x as usize..(lb.pad_x + lb.inner_width) as usize;
     let inside_y = lb.pad_y as usize..(lb.pad_y + lb.inner_height) as usize;
     for (c, channel) in tensor.chunks_exact(plane).enumerate() {
-        let normalised = |v: f32| (v - MEAN_BGR[c]) / STD_BGR[c];
+        let normalised = |v: f32| (v - input.mean[c]) / input.std[c];
         let (black, white) = (normalised(0.0), normalised(255.0));
         for (i, &v) in channel.iter().enumerate() {
-            let (x, y) = (i % INPUT_SIZE, i / INPUT_SIZE);
+            let (x, y) = (i % side, i / side);
             assert!(
                 v.is_finite() && v >= black - 1e-4 && v <= white + 1e-4,
                 "plane {c} ({x}, {y}) = {v}"
@@ -78,7 +117,7 @@ fn check_tensor(image: &RgbImage) {
 /// The placement fits in the square, touches two opposite sides of it, is
 /// centred, and its corners map back to the image's corners.
 fn check_letterbox(lb: &Letterbox) {
-    let side = INPUT_SIZE as u32;
+    let side = lb.side;
     assert!(lb.scale.is_finite() && lb.scale > 0.0, "{lb:?}");
     assert!((1..=side).contains(&lb.inner_width), "{lb:?}");
     assert!((1..=side).contains(&lb.inner_height), "{lb:?}");
@@ -100,7 +139,19 @@ fn check_letterbox(lb: &Letterbox) {
 
     // Any point of (or beyond) the square lands in the image, in order.
     let mut last = (f32::NEG_INFINITY, f32::NEG_INFINITY);
-    for t in [-1e9, -1.0, 0.0, 0.5, 1.0, 207.5, 415.0, 416.0, 417.0, 1e9] {
+    let s = side as f32;
+    for t in [
+        -1e9,
+        -1.0,
+        0.0,
+        0.5,
+        1.0,
+        s / 2.0 - 0.5,
+        s - 1.0,
+        s,
+        s + 1.0,
+        1e9,
+    ] {
         let p = lb.to_image(t, t);
         assert!(
             (0.0..=w).contains(&p.0) && (0.0..=h).contains(&p.1),
@@ -121,8 +172,9 @@ fn check_reduced(image: RgbImage) {
         image.reduction
     );
     let (photo_width, photo_height) = (image.photo_width, image.photo_height);
+    let input = nanodet_input();
     let size = if image.is_resized() {
-        preprocess::needed_size(photo_width, photo_height)
+        input.needed_size(photo_width, photo_height)
     } else {
         (
             photo_width.div_ceil(image.reduction),
@@ -134,7 +186,7 @@ fn check_reduced(image: RgbImage) {
         image.pixels.len() as u64,
         u64::from(image.width) * u64::from(image.height) * 3
     );
-    let (resized, lb) = preprocess::letterbox_image(image);
+    let (resized, lb) = input.letterbox_image(image);
     assert_eq!(resized.len() as u32, lb.inner_width * lb.inner_height * 3);
     for t in [-1.0, 0.0, 208.0, 416.0, 1e9] {
         let (x, y) = lb.to_image(t, t);
@@ -146,8 +198,10 @@ fn check_reduced(image: RgbImage) {
 /// `postprocess`: model outputs of the right shapes built from the bytes
 /// (repeating patterns, so thousands of rows can pass the threshold at once,
 /// then single values written anywhere), with any threshold, cap, class list
-/// and image size. The detections must be what the filter asks for, best
-/// first, inside the image and not overlapping a better box of their class.
+/// and image size, through NanoDet's decoder, and the same values as
+/// CenterNet's and YOLO's outputs. The detections must be what the filter
+/// asks for, best first, inside the image and not overlapping a better box
+/// their NMS would have dropped.
 pub fn postprocess(data: &[u8]) {
     let mut r = Bytes(data);
     let threshold = r.f32();
@@ -161,9 +215,11 @@ pub fn postprocess(data: &[u8]) {
         max,
         classes,
     };
-    let lb = Letterbox::fit(r.side(), r.side());
-    let mut scores = r.pattern(NUM_ROWS * NUM_CLASSES);
-    let mut dist = r.pattern(NUM_ROWS * BOX_DIST_WIDTH);
+    let lb = Letterbox::fit(r.side(), r.side(), 416);
+    let head = nanodet_head();
+    let rows = head.rows();
+    let mut scores = r.pattern(rows * CLASSES);
+    let mut dist = r.pattern(rows * 4 * head.bins);
     while !r.0.is_empty() {
         let (which, at, value) = (r.u8(), r.u32() as usize, r.f32());
         let tensor = if which % 2 == 0 {
@@ -175,23 +231,94 @@ pub fn postprocess(data: &[u8]) {
         tensor[at % len] = value;
     }
 
-    let short = postprocess::detect(&scores[1..], &dist, &lb, &filter);
+    let short = head.detect(&scores[1..], &dist, &lb, &filter);
     assert!(short.is_err(), "a short scores output was taken");
-    let short = postprocess::detect(&scores, &dist[1..], &lb, &filter);
+    let short = head.detect(&scores, &dist[1..], &lb, &filter);
     assert!(short.is_err(), "a short box_dist output was taken");
 
-    let found = postprocess::detect(&scores, &dist, &lb, &filter).expect("the shapes are right");
-    assert!(found.len() <= filter.max, "{} > max {}", found.len(), max);
+    let found = head
+        .detect(&scores, &dist, &lb, &filter)
+        .expect("the shapes are right");
+    check_detections(&found, &filter, &lb, head.nms, |better, d| {
+        iou(better, d) <= head.nms.iou
+    });
+    for d in &found {
+        assert!(is_best_of_a_row(&scores, d.class, d.score), "{d:?}");
+    }
+
+    // CenterNet's 100 rows of (x1, y1, x2, y2, score, class), in the
+    // 512-pixel input: mostly not whole class ids, but any that are.
+    let centernet = CenterNet {
+        detections: "detections".into(),
+        rows: 100,
+        columns: [0, 1, 2, 3, 4, 5],
+        classes: CLASSES,
+        nms: Nms {
+            iou: 0.4,
+            per_class: false,
+        },
+    };
+    let mut rows = scores[..600].to_vec();
+    for (i, row) in rows.chunks_exact_mut(6).enumerate() {
+        // Every other row gets a class id from its own value.
+        if i % 2 == 0 && row[5].is_finite() {
+            row[5] = (row[5].abs() * 10.0).floor() % 100.0;
+        }
+    }
+    let lb512 = Letterbox::fit(lb.width.max(1), lb.height.max(1), 512);
+    assert!(centernet.detect(&rows[1..], &lb512, &filter).is_err());
+    let found = centernet.detect(&rows, &lb512, &filter).expect("100 rows");
+    // Suppressed in input pixels: mapped to the photo, an overlap may
+    // change, so only order and bounds are checked.
+    check_detections(&found, &filter, &lb512, centernet.nms, |_, _| true);
+
+    // YOLO's [1, 4 + 80, N] with N from the pattern's length.
+    let yolo = Yolo {
+        output: "output0".into(),
+        classes: CLASSES,
+        nms: Nms {
+            iou: 0.7,
+            per_class: true,
+        },
+    };
+    let anchors = dist.len() / 84;
+    let found = yolo
+        .detect(&dist[..anchors * 84], &lb, &filter)
+        .expect("whole anchors");
+    check_detections(&found, &filter, &lb, yolo.nms, |_, _| true);
+    let json = api::detections_json(&found, &coco(), AnswerFormat::HuggingFace);
+    assert!(json.starts_with(b"[") && json.ends_with(b"]"));
+}
+
+/// Detections as the filter asks, best first, inside the photo, and apart
+/// where `apart(better, d)` says the NMS left them (for boxes of one class
+/// when it is per class).
+fn check_detections(
+    found: &[Detection],
+    filter: &Filter,
+    lb: &Letterbox,
+    nms: Nms,
+    apart: impl Fn(&Detection, &Detection) -> bool,
+) {
+    assert!(
+        found.len() <= filter.max,
+        "{} > max {}",
+        found.len(),
+        filter.max
+    );
     let (w, h) = (lb.width as f32, lb.height as f32);
     for (i, d) in found.iter().enumerate() {
         // `>` also rules out NaN scores and a NaN threshold keeping anything.
-        assert!(d.score > filter.threshold, "{d:?} under {threshold}");
+        assert!(
+            d.score > filter.threshold,
+            "{d:?} under {}",
+            filter.threshold
+        );
         // A probability: anything else (an infinity would be JSON `null`) is refused.
         assert!(d.score <= 1.0, "{d:?} is not a probability");
-        assert!(d.class < NUM_CLASSES, "{d:?}");
+        assert!(d.class < CLASSES, "{d:?}");
         let allowed = filter.classes.as_ref().is_none_or(|c| c.contains(&d.class));
         assert!(allowed, "{d:?} not in {:?}", filter.classes);
-        assert!(is_best_of_a_row(&scores, d.class, d.score), "{d:?}");
         for v in [d.x1, d.y1, d.x2, d.y2] {
             assert!(v.is_finite(), "{d:?}");
         }
@@ -199,26 +326,26 @@ pub fn postprocess(data: &[u8]) {
         assert!(0.0 <= d.y1 && d.y1 <= d.y2 && d.y2 <= h, "{d:?} in {w}x{h}");
         for better in &found[..i] {
             assert!(better.score >= d.score, "not best first: {better:?} {d:?}");
-            let iou = better.iou(d);
+            let overlap = iou(better, d);
             // Up to float rounding of the union of boxes thousands of
             // pixels wide.
             assert!(
-                (0.0..=1.0 + 1e-5).contains(&iou),
-                "iou {iou}: {better:?} {d:?}"
+                (0.0..=1.0 + 1e-5).contains(&overlap),
+                "iou {overlap}: {better:?} {d:?}"
             );
             assert!(
-                better.class != d.class || iou <= NMS_IOU,
+                (nms.per_class && better.class != d.class) || apart(better, d),
                 "{better:?} {d:?}"
             );
         }
     }
-    let json = api::detections_json(&found);
+    let json = api::detections_json(found, &coco(), AnswerFormat::Detect);
     assert!(json.starts_with(b"[") && json.ends_with(b"]"));
 }
 
 /// Whether some row has `score` for `class`, and nothing higher.
 fn is_best_of_a_row(scores: &[f32], class: usize, score: f32) -> bool {
-    scores.chunks_exact(NUM_CLASSES).any(|row| {
+    scores.chunks_exact(CLASSES).any(|row| {
         row[class].to_bits() == score.to_bits() && row.iter().all(|v| v.total_cmp(&score).is_le())
     })
 }
@@ -230,7 +357,7 @@ pub fn query(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    match api::predict_filter(text, &Settings::default()) {
+    match api::predict_query(text).and_then(|q| q.filter(&coco(), 0.35, 20)) {
         Ok(f) => {
             assert!(escapes_are_well_formed(text), "{text:?} taken: {f:?}");
             assert!((0.0..=1.0).contains(&f.threshold), "{text:?}: {f:?}");
@@ -240,7 +367,7 @@ pub fn query(data: &[u8]) {
             );
             if let Some(classes) = &f.classes {
                 assert!(!classes.is_empty(), "{text:?}: {f:?}");
-                assert!(classes.iter().all(|&c| c < NUM_CLASSES), "{text:?}: {f:?}");
+                assert!(classes.iter().all(|&c| c < CLASSES), "{text:?}: {f:?}");
             }
         }
         Err(e) => {

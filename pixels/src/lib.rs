@@ -6,13 +6,14 @@
 //! - [`jpeg_dc`]: a baseline JPEG at 1/8 scale from its DC coefficients
 //!   (a phone photo for a 416-pixel model input);
 //! - [`orient`]: the EXIF orientation applied;
-//! - [`planes`]: an image into a tensor's normalised planes;
 //! - [`resize`]: Pillow's bilinear resize in its fixed point, also fed
 //!   row by row;
-//! - [`samples`]: grey, grey and alpha, or RGBA rows as RGB.
+//! - [`samples`]: grey, grey and alpha, or RGBA rows as RGB;
+//! - [`tensor`]: an image into a tensor's normalised values, as planes
+//!   (NCHW) or interleaved (NHWC).
 
 pub mod jpeg_dc;
 pub mod orient;
-pub mod planes;
 pub mod resize;
 pub mod samples;
+pub mod tensor;

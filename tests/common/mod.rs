@@ -101,15 +101,17 @@ pub struct Server {
     watchdog: Child,
 }
 
-/// The engine behind wasi-nn, with the model folder it serves.
+/// The engine behind wasi-nn, with the model folders it serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
-    /// ONNX Runtime in the host, `models/nanodet/model.onnx`.
+    /// ONNX Runtime in the host, `models/nanodet/model.onnx` and
+    /// `models/centernet/model.onnx`.
     Onnx,
-    /// OpenVINO in the host, `models/nanodet-ov/model.xml` + `model.bin`.
+    /// OpenVINO in the host, `models/nanodet-ov/` and `models/centernet-ov/`
+    /// (`model.xml` + `model.bin`).
     Openvino,
     /// No wasi-nn in the host: the portable build brings its own (tract),
-    /// reading `models/nanodet/model.onnx`.
+    /// reading `models/<name>/model.onnx`.
     Portable,
 }
 
@@ -122,11 +124,18 @@ impl Backend {
         }
     }
 
-    /// The model's folder under `models/`, also its `load-by-name` name.
+    /// The default model's folder under `models/`, also its `load-by-name`
+    /// name.
     pub fn model(self) -> &'static str {
+        self.models()[0]
+    }
+
+    /// The folders of the models it serves, the default first: NanoDet's
+    /// and CenterNet's.
+    pub fn models(self) -> [&'static str; 2] {
         match self {
-            Backend::Onnx | Backend::Portable => "nanodet",
-            Backend::Openvino => "nanodet-ov",
+            Backend::Onnx | Backend::Portable => ["nanodet", "centernet"],
+            Backend::Openvino => ["nanodet-ov", "centernet-ov"],
         }
     }
 }
@@ -134,8 +143,9 @@ impl Backend {
 /// How to start a server.
 pub struct ServerConfig {
     pub backend: Backend,
-    /// Whether the host preloads the model (`-S nn-graph`) so the component
-    /// finds it by name; otherwise the component reads it from `/models`.
+    /// Whether the host preloads the backend's models and the default one
+    /// (`-S nn-graph`) so the component finds them by name; otherwise the
+    /// component reads them from `/models`.
     pub preload: bool,
     /// `--env` settings of the component; `WASI_DETECT_MODEL` defaults to the
     /// backend's model.
@@ -224,23 +234,41 @@ impl Server {
                 "60s".into(),
             ]);
         }
-        let model = config.backend.model();
-        assert!(
-            models.join(model).is_dir(),
-            "{} is missing; `make model` builds it",
-            models.join(model).display()
-        );
-        if config.preload && !portable {
-            args.push("-S".into());
-            args.push(format!(
-                "nn-graph={}::{}",
-                config.backend.name(),
-                models.join(model).display()
+        let mut env = config.env.clone();
+        // The models folder holds both formats of each model: serve the
+        // backend's, as scripts/serve.sh does.
+        if config.models.is_none() && !env.iter().any(|(k, _)| k == "WASI_DETECT_MODELS") {
+            env.push((
+                "WASI_DETECT_MODELS".into(),
+                config.backend.models().join(","),
             ));
         }
-        let mut env = config.env.clone();
-        if !env.iter().any(|(k, _)| k == "WASI_DETECT_MODEL") {
-            env.push(("WASI_DETECT_MODEL".into(), model.into()));
+        let default = match env.iter().find(|(k, _)| k == "WASI_DETECT_MODEL") {
+            Some((_, model)) => model.clone(),
+            None => {
+                let model = config.backend.model();
+                assert!(
+                    models.join(model).is_dir(),
+                    "{} is missing; `make model` builds it",
+                    models.join(model).display()
+                );
+                env.push(("WASI_DETECT_MODEL".into(), model.into()));
+                model.to_string()
+            }
+        };
+        if config.preload && !portable {
+            let mut names: Vec<&str> = config.backend.models().to_vec();
+            if !names.contains(&default.as_str()) {
+                names.push(&default);
+            }
+            for name in names.iter().filter(|n| models.join(n).is_dir()) {
+                args.push("-S".into());
+                args.push(format!(
+                    "nn-graph={}::{}",
+                    config.backend.name(),
+                    models.join(name).display()
+                ));
+            }
         }
         for (k, v) in &env {
             args.push("--env".into());
@@ -748,6 +776,13 @@ pub const VS_NATIVE: Tolerance = Tolerance {
     iou: 0.9,
 };
 
+/// CenterNet against its native reference: the same, above its default
+/// threshold.
+pub const VS_NATIVE_CENTERNET: Tolerance = Tolerance {
+    threshold: 0.2,
+    ..VS_NATIVE
+};
+
 /// Every detection of `a` clear of the threshold (by more than the score
 /// tolerance, so it cannot fall either side of it) has a twin in `b`, and
 /// the other way round: same class, score and box within the tolerance.
@@ -770,23 +805,39 @@ pub fn assert_twins(image: &str, tol: Tolerance, a: (&str, &[Det]), b: (&str, &[
 /// Every photo of `PHOTOS` posted to `server` gives, best first, what the
 /// same model gives run natively by ONNX Runtime (within `VS_NATIVE`).
 pub fn assert_photos_match_native(server: &Server, label: &str) {
-    let reference = reference_detections(PHOTOS, VS_NATIVE.threshold);
+    assert_photos_match_reference(server, label, Reference::NanoDet, "/predict");
+}
+
+/// Every photo of `PHOTOS` posted to `server` at `path` gives, best first,
+/// what `model`'s reference gives on it (within its tolerance).
+pub fn assert_photos_match_reference(server: &Server, label: &str, model: Reference, path: &str) {
+    let tolerance = model.tolerance();
+    let paths: Vec<PathBuf> = PHOTOS.iter().map(|i| fixture(i)).collect();
+    let reference = model.detections(&paths, tolerance.threshold, model.max(), false);
     assert_eq!(reference.len(), PHOTOS.len());
+    let mut found = 0;
     for (image, want) in &reference {
-        assert!(
-            !want.is_empty(),
-            "{image}: the reference finds nothing; pick another photo"
-        );
-        let r = server.post_fixture("/predict", image);
+        if model == Reference::NanoDet {
+            assert!(
+                !want.is_empty(),
+                "{image}: the reference finds nothing; pick another photo"
+            );
+        }
+        found += want.len();
+        let r = server.post_fixture(path, image);
         let body = String::from_utf8_lossy(&r.body);
         assert_eq!(r.status, 200, "{label}, {image}: {body}");
         let got = api_detections(&r.json());
-        assert_twins(image, VS_NATIVE, (label, &got), ("native", want));
+        assert_twins(image, tolerance, (label, &got), ("native", want));
         assert!(
             got.windows(2).all(|w| w[0].score >= w[1].score),
             "{label}, {image}: not best first: {got:?}"
         );
     }
+    assert!(
+        found >= PHOTOS.len(),
+        "{model:?} finds {found} objects in all the photos"
+    );
 }
 
 /// Detections from the API's JSON answer.
@@ -851,7 +902,80 @@ pub fn python() -> PathBuf {
     }
 }
 
-/// What the same model gives for `images` run natively by ONNX Runtime
+/// A model the tests check against its Python reference
+/// (`tests/reference/`), which runs it natively with ONNX Runtime.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reference {
+    /// `models/nanodet`, `tests/reference/detect.py`.
+    NanoDet,
+    /// `models/centernet`, `tests/reference/centernet.py`.
+    CenterNet,
+}
+
+impl Reference {
+    /// The model's folder under `models/`.
+    pub fn folder(self) -> &'static str {
+        match self {
+            Reference::NanoDet => "nanodet",
+            Reference::CenterNet => "centernet",
+        }
+    }
+
+    fn script(self) -> &'static str {
+        match self {
+            Reference::NanoDet => "tests/reference/detect.py",
+            Reference::CenterNet => "tests/reference/centernet.py",
+        }
+    }
+
+    /// How close the API's answers must be to the reference's.
+    pub fn tolerance(self) -> Tolerance {
+        match self {
+            Reference::NanoDet => VS_NATIVE,
+            Reference::CenterNet => VS_NATIVE_CENTERNET,
+        }
+    }
+
+    /// The `max` both sides use: the API's default for NanoDet; all of
+    /// CenterNet's rows, so that which of many low scores make the cut
+    /// does not matter.
+    pub fn max(self) -> u32 {
+        match self {
+            Reference::NanoDet => 20,
+            Reference::CenterNet => 100,
+        }
+    }
+
+    /// What the model gives for image files, run natively by ONNX Runtime,
+    /// by image file name; `full_decode` makes the reference decode every
+    /// pixel of a large JPEG instead of reducing it as the component does.
+    pub fn detections(
+        self,
+        paths: &[PathBuf],
+        threshold: f64,
+        max: u32,
+        full_decode: bool,
+    ) -> Vec<(String, Vec<Det>)> {
+        let model = models_dir().join(self.folder()).join("model.onnx");
+        let out = Command::new(python())
+            .arg(root().join(self.script()))
+            .arg("--model")
+            .arg(&model)
+            .arg("--threshold")
+            .arg(threshold.to_string())
+            .arg("--max")
+            .arg(max.to_string())
+            .args(full_decode.then_some("--full-decode"))
+            .args(paths)
+            .stderr(Stdio::inherit())
+            .output()
+            .expect("run the reference detector");
+        assert!(out.status.success(), "the reference detector failed");
+        parse_reference(&out.stdout)
+    }
+}
+
+/// What NanoDet gives for `images` run natively by ONNX Runtime
 /// (`tests/reference/detect.py`), by image file name.
 pub fn reference_detections(images: &[&str], threshold: f64) -> Vec<(String, Vec<Det>)> {
     let paths: Vec<PathBuf> = images.iter().map(|i| fixture(i)).collect();
@@ -866,20 +990,7 @@ pub fn reference_detections_of(
     threshold: f64,
     full_decode: bool,
 ) -> Vec<(String, Vec<Det>)> {
-    let model = models_dir().join("nanodet/model.onnx");
-    let out = Command::new(python())
-        .arg(root().join("tests/reference/detect.py"))
-        .arg("--model")
-        .arg(&model)
-        .arg("--threshold")
-        .arg(threshold.to_string())
-        .args(full_decode.then_some("--full-decode"))
-        .args(paths)
-        .stderr(Stdio::inherit())
-        .output()
-        .expect("run the reference detector");
-    assert!(out.status.success(), "the reference detector failed");
-    parse_reference(&out.stdout)
+    Reference::NanoDet.detections(paths, threshold, 20, full_decode)
 }
 
 /// Phone-sized JPEGs made from the test photos by
@@ -921,7 +1032,61 @@ fn parse_reference(stdout: &[u8]) -> Vec<(String, Vec<Det>)> {
                 .unwrap()
                 .to_string_lossy()
                 .to_string();
-            (name, flat_detections(&v["detections"]))
+            // detect.py writes boxes flat, centernet.py as the API does.
+            let detections = &v["detections"];
+            let api_shaped = detections[0]["bbox"][0].is_object();
+            let list = if api_shaped {
+                api_detections(detections)
+            } else {
+                flat_detections(detections)
+            };
+            (name, list)
         })
         .collect()
+}
+
+/// A models folder of a test's own, removed when dropped: model folders
+/// made of the built models' files, and files written by the test.
+pub struct TempModels(pub PathBuf);
+
+impl TempModels {
+    pub fn new(tag: &str) -> TempModels {
+        let path = std::env::temp_dir().join(format!("wasi-detect-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).unwrap();
+        TempModels(path)
+    }
+
+    /// Model folder `name` with `files` of `models/<from>/` (hard links
+    /// where the file system allows, else copies).
+    pub fn model_from(&self, name: &str, from: &str, files: &[&str]) -> &Self {
+        let dir = self.0.join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        for file in files {
+            let source = models_dir().join(from).join(file);
+            assert!(
+                source.exists(),
+                "{}: `make model` builds it",
+                source.display()
+            );
+            if std::fs::hard_link(&source, dir.join(file)).is_err() {
+                std::fs::copy(&source, dir.join(file)).unwrap();
+            }
+        }
+        self
+    }
+
+    /// Writes `bytes` to `path` under the folder.
+    pub fn write(&self, path: &str, bytes: impl AsRef<[u8]>) -> &Self {
+        let path = self.0.join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, bytes).unwrap();
+        self
+    }
+}
+
+impl Drop for TempModels {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
