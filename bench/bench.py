@@ -144,7 +144,10 @@ class Server:
 
     def __init__(self, backend: str, wasm: Path = WASM, args: list[str] = ()):
         self.port = free_port()
-        env = os.environ | {"PORT": str(self.port), "BACKEND": backend, "WASM": str(wasm)}
+        # NanoDet alone: the figures are its own, and a second model
+        # preloaded would add its load to the cold start.
+        env = os.environ | {"PORT": str(self.port), "BACKEND": backend, "WASM": str(wasm),
+                            "MODELS": BACKENDS[backend]}
         self.start(["bash", str(ROOT / "scripts" / "serve.sh"), *args], env)
 
     def start(self, command: list[str], env: dict | None = None):

@@ -1,25 +1,40 @@
 #!/usr/bin/env bash
 # Serves the component with the native host on ${ADDR:-127.0.0.1}:${PORT:-8080},
-# inference by ${BACKEND:-onnx}: `onnx` (ONNX Runtime, models/nanodet/ and
-# models/centernet/, model.onnx) or `openvino` (OpenVINO, models/nanodet-ov/
-# and models/centernet-ov/, model.xml + model.bin). The same component serves
-# both, NanoDet by default and CenterNet with `?model=`. The host preloads
-# the models (`-S nn-graph`) once, so every instance finds them with
-# `load-by-name`; instances are reused so each keeps its graphs and execution
-# contexts between requests. Extra arguments go to `serve`.
+# inference by ${BACKEND:-onnx}: `onnx` (ONNX Runtime) or `openvino`
+# (OpenVINO). The same component serves both. The models served are the
+# folders of models/ with a manifest.json and the backend's weights
+# (model.onnx: nanodet, centernet and any folder of your own; model.xml +
+# model.bin: nanodet-ov, centernet-ov), or MODELS="a b" to choose; the
+# default is NanoDet's. The host preloads them (`-S nn-graph`) once, so every
+# instance finds them with `load-by-name`; instances are reused so each keeps
+# its graphs and execution contexts between requests. Extra arguments go to
+# `serve`.
 . "$(dirname "$0")/lib.sh"
 
 backend="${BACKEND:-onnx}"
 case "$backend" in
-    onnx) models=(nanodet centernet) ;;
+    onnx) default=nanodet weights=model.onnx ;;
     openvino)
-        models=(nanodet-ov centernet-ov)
+        default=nanodet-ov weights=model.xml
         # Where the host finds libopenvino_c.so (the PyPI wheel's libraries).
         LD_LIBRARY_PATH="$("$ROOT/scripts/openvino-libs.sh")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
         export LD_LIBRARY_PATH
         ;;
     *) die "BACKEND=$backend: use onnx or openvino" ;;
 esac
+
+if [ -n "${MODELS:-}" ]; then
+    read -r -a models <<< "${MODELS//,/ }"
+else
+    # The default first, then every other folder this backend can load.
+    models=("$default")
+    for dir in "$ROOT"/models/*/; do
+        name="$(basename "$dir")"
+        if [ "$name" != "$default" ] && [ -f "$dir/manifest.json" ] && [ -f "$dir/$weights" ]; then
+            models+=("$name")
+        fi
+    done
+fi
 
 host="$ROOT/target/host/wasi-detect-host"
 wasm="${WASM:-$ROOT/dist/wasi-detect.wasm}"
