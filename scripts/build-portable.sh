@@ -35,8 +35,9 @@ fi
 detector="$("$ROOT/scripts/build-component.sh")"
 settings="$("$ROOT/scripts/build-settings.sh")"
 # Cargo's target directory is kept under $CACHE: tract takes minutes to build,
-# and a fresh clone on the same machine reuses it.
-target="$CACHE/portable-target"
+# and a fresh clone on the same machine reuses it. WASI_DETECT_PORTABLE_TARGET
+# puts it elsewhere (a checkout that must not share it).
+target="${WASI_DETECT_PORTABLE_TARGET:-$CACHE/portable-target}"
 build_provider() {
     CARGO_TARGET_WASM32_WASIP2_RUSTFLAGS="-C target-feature=+simd128,+relaxed-simd -C link-arg=--max-memory=268435456" \
         cargo build --quiet --release --locked --target wasm32-wasip2 -p wasi-nn-tract \

@@ -1,7 +1,8 @@
 //! One component, two engines: the same `.wasm` served with the ONNX Runtime
-//! backend and with the OpenVINO backend (the model as OpenVINO IR) must
+//! backend and with the OpenVINO backend (the models as OpenVINO IR) must
 //! answer every request the same way: the same detections within the
-//! engines' rounding, and byte-for-byte the same errors.
+//! engines' rounding, with NanoDet and with CenterNet, and byte-for-byte the
+//! same errors.
 
 mod common;
 
@@ -19,29 +20,55 @@ const SAME: Tolerance = Tolerance {
     iou: 0.95,
 };
 
+/// CenterNet's scores move more in bf16: up to 0.047 on the test photos
+/// (Chelsea the cat's 0.525 is 0.572), its boxes' IoU stays above 0.97.
+const SAME_CENTERNET: Tolerance = Tolerance {
+    score: 0.05,
+    ..SAME
+};
+
 #[test]
 fn both_backends_give_the_same_detections_and_the_same_errors() {
     let onnx = Server::start(ServerConfig::backend(Backend::Onnx));
     let openvino = Server::start(ServerConfig::backend(Backend::Openvino));
 
-    let path = format!("/predict?threshold={}&max=100", SAME.threshold);
-    let mut compared = 0;
-    for image in PHOTOS {
-        let [a, b] = [&onnx, &openvino].map(|s| {
-            let r = s.post_fixture(&path, image);
-            assert_eq!(
-                r.status,
-                200,
-                "{image}: {}",
-                String::from_utf8_lossy(&r.body)
-            );
-            api_detections(&r.json())
-        });
-        assert!(!a.is_empty(), "{image}: nothing found");
-        assert_twins(image, SAME, ("onnx", &a), ("openvino", &b));
-        compared += a.len();
+    // Each model by its name on each backend (models/<name>/ and
+    // models/<name>-ov/).
+    for (on_onnx, on_openvino) in Backend::Onnx
+        .models()
+        .into_iter()
+        .zip(Backend::Openvino.models())
+    {
+        let path = |model| {
+            format!(
+                "/predict?model={model}&threshold={}&max=100",
+                SAME.threshold
+            )
+        };
+        let mut compared = 0;
+        for image in PHOTOS {
+            let [a, b] = [(&onnx, on_onnx), (&openvino, on_openvino)].map(|(s, model)| {
+                let r = s.post_fixture(&path(model), image);
+                assert_eq!(r.status, 200, "{model}, {image}: {}", r.text());
+                api_detections(&r.json())
+            });
+            if on_onnx == "nanodet" {
+                assert!(!a.is_empty(), "{image}: nothing found");
+            }
+            let tolerance = if on_onnx == "centernet" {
+                SAME_CENTERNET
+            } else {
+                SAME
+            };
+            assert_twins(image, tolerance, (on_onnx, &a), (on_openvino, &b));
+            compared += a.len();
+        }
+        println!(
+            "{on_onnx}: {compared} detections compared on {} photos",
+            PHOTOS.len()
+        );
+        assert!(compared >= PHOTOS.len(), "{on_onnx}: {compared} detections");
     }
-    println!("{compared} detections compared on {} photos", PHOTOS.len());
 
     // Errors do not depend on the engine at all.
     for case in common::bad_requests() {

@@ -6,7 +6,9 @@
 
 mod common;
 
-use common::{component, portable_component, Backend, Request, Server, ServerConfig};
+use common::{
+    component, portable_component, Backend, Reference, Request, Server, ServerConfig, TempModels,
+};
 use std::path::Path;
 
 /// The interfaces Spin 3's runtime gives a `wasi:http` component (WASI 0.2),
@@ -119,6 +121,19 @@ fn without_host_wasi_nn_the_photos_give_what_onnx_runtime_gives_natively() {
         "{warm}"
     );
     common::assert_photos_match_native(&server, "portable");
+    // CenterNet is not built in: the provider reads it from its folder.
+    let warm = server.request(Request::get("/warm?model=centernet")).json();
+    assert_eq!(
+        (warm["model"].as_str(), warm["source"].as_str()),
+        (Some("centernet"), Some("load-by-name")),
+        "{warm}"
+    );
+    common::assert_photos_match_reference(
+        &server,
+        "portable, centernet",
+        Reference::CenterNet,
+        "/predict?model=centernet&max=100",
+    );
     // Errors are the detector's own, whoever runs the model.
     for case in common::bad_requests() {
         let r = server.request(case.request);
@@ -179,26 +194,23 @@ fn a_fresh_instance_per_request_starts_with_the_model_optimised() {
 fn a_model_not_built_in_is_still_read_from_the_models_folder() {
     // The same pre-initialised artifact asked for another model: the
     // provider reads <models dir>/<name>/model.onnx, as without a built-in one.
-    let models = std::env::temp_dir().join(format!("wasi-detect-models-{}", std::process::id()));
+    let models = TempModels::new("portable-models");
     for name in ["nanodet", "nanodet-file"] {
-        let dir = models.join(name);
-        std::fs::create_dir_all(&dir).unwrap();
-        let onnx = common::models_dir().join("nanodet/model.onnx");
-        if std::fs::hard_link(&onnx, dir.join("model.onnx")).is_err() {
-            std::fs::copy(&onnx, dir.join("model.onnx")).unwrap();
-        }
+        models.model_from(
+            name,
+            "nanodet",
+            &["manifest.json", "labels.txt", "model.onnx"],
+        );
     }
     let server = Server::start(ServerConfig {
         env: vec![("WASI_DETECT_MODEL".into(), "nanodet-file".into())],
-        models: Some(models.clone()),
+        models: Some(models.0.clone()),
         ..ServerConfig::backend(Backend::Portable)
     });
     let warm = server.request(Request::get("/warm")).json();
     assert_eq!(warm["model"], "nanodet-file", "{warm}");
     let people = server.post_fixture("/predict", "astronaut.jpg").json();
     assert_eq!(people[0]["class"], "person", "{people}");
-    drop(server);
-    std::fs::remove_dir_all(&models).unwrap();
 }
 
 /// `wasi-detect-host run --invoke CALL` on the pre-initialised provider.

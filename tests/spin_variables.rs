@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{Backend, Server, ServerConfig};
+use common::{Backend, Request, Server, ServerConfig, TempModels};
 use serde_json::Value;
 use std::sync::OnceLock;
 
@@ -92,8 +92,8 @@ fn a_variable_sets_the_default_max() {
 fn model_variables_reach_the_detector_and_not_the_provider() {
     // Only the detector's environment is plugged: the provider's
     // load-by-name still reads the models directory of the host's
-    // environment (the default, /models), while the detector's fallback
-    // reads the one the variable names.
+    // environment (the default, /models), while the detector reads the
+    // folders of the one the variable names.
     let server = portable(
         &[],
         &[("model", "no-such-model"), ("models_dir", "/nowhere")],
@@ -103,9 +103,30 @@ fn model_variables_reach_the_detector_and_not_the_provider() {
         .assert_error(503, "model_unavailable");
     for part in [
         "model 'no-such-model'",
-        "/models/no-such-model/model.onnx",
-        "/nowhere/no-such-model/model.onnx",
+        "/nowhere/no-such-model/manifest.json",
     ] {
         assert!(message.contains(part), "no {part:?} in: {message}");
     }
+
+    // A model only under the variable's directory (mounted at /data): the
+    // provider's load-by-name does not find it in /models, so the detector
+    // reads the weights from /data and hands them to the provider's `load`.
+    let data = TempModels::new("spin-data");
+    data.model_from(
+        "elsewhere",
+        "nanodet",
+        &["manifest.json", "labels.txt", "model.onnx"],
+    );
+    let server = Server::start(ServerConfig {
+        config_vars: pairs(&[("model", "elsewhere"), ("models_dir", "/data")]),
+        args: vec!["--dir".into(), format!("{}::/data", data.0.display())],
+        ..ServerConfig::backend(Backend::Portable)
+    });
+    let warm = server.request(Request::get("/warm")).json();
+    assert_eq!(
+        (warm["model"].as_str(), warm["source"].as_str()),
+        (Some("elsewhere"), Some("/data/elsewhere/model.onnx")),
+        "{warm}"
+    );
+    assert_eq!(detect(&server, ""), detect(plain(), ""));
 }

@@ -151,13 +151,20 @@ class Detector:
         return self.session.run([OUTPUT_NAME], {INPUT_NAME: tensor})[0]
 
     def detect(self, path, threshold=THRESHOLD, max_det=20, resize="letterbox",
-               full_decode=False) -> dict:
+               full_decode=False, dump: Path | None = None) -> dict:
         # The reduced JPEG decode covers the letterbox's inner size; a
         # stretch, which needs SIZE pixels both ways, decodes every pixel.
         decoded = detect.decode(path, full_decode or resize == "stretch", SIZE)
         tensor, placement = to_input(decoded.image, resize)
+        output = self.run(tensor)
+        if dump is not None:
+            # The model's input and output as little-endian float32, for
+            # other engines to be held to (provider/tests/engine.rs).
+            stem = Path(path).stem
+            tensor.astype("<f4").tofile(dump / f"{stem}.input.f32")
+            output.astype("<f4").tofile(dump / f"{stem}.detections.f32")
         return {"image": str(path), "width": decoded.width, "height": decoded.height,
-                "detections": postprocess(self.run(tensor), placement, self.labels,
+                "detections": postprocess(output, placement, self.labels,
                                           decoded, threshold, max_det)}
 
 
@@ -173,10 +180,15 @@ def main(argv=None) -> int:
                     help="letterbox (default, the model's training) or stretch (human's)")
     ap.add_argument("--full-decode", action="store_true",
                     help="decode every pixel of a large JPEG instead of at a reduced DCT scale")
+    ap.add_argument("--dump", type=Path, metavar="DIR",
+                    help="also write each image's input tensor and raw output into DIR "
+                         "(NAME.input.f32, NAME.detections.f32: little-endian float32)")
     a = ap.parse_args(argv)
+    if a.dump:
+        a.dump.mkdir(parents=True, exist_ok=True)
     det = Detector(a.model, a.labels)
     return detect.print_each(
-        a.images, lambda p: det.detect(p, a.threshold, a.max, a.resize, a.full_decode),
+        a.images, lambda p: det.detect(p, a.threshold, a.max, a.resize, a.full_decode, a.dump),
         "centernet")
 
 
