@@ -60,6 +60,13 @@ fn the_page_warms_uploads_and_draws_what_predict_returns() {
         seen["warm"]
     );
     assert_eq!(seen["examples"].as_array().unwrap().len(), 4, "{seen}");
+    // The server has two models: a selector, the default chosen, and the
+    // slider at its threshold.
+    assert_eq!(
+        seen["models"],
+        serde_json::json!({"shown": true, "options": ["nanodet", "centernet"],
+                           "selected": "nanodet", "threshold": "0.35"}),
+    );
 
     // The photo: the boxes listed (and drawn) are /predict's answer at the
     // page's default threshold, in the photo's own pixels.
@@ -90,6 +97,27 @@ fn the_page_warms_uploads_and_draws_what_predict_returns() {
     assert_equal(rotated, &flat_detections(&r["detections"]), &api);
 
     assert_eq!(seen["example"]["state"], "done", "{}", seen["example"]);
+
+    // CenterNet chosen: the example photo (the first, astronaut.jpg) again,
+    // with its answer at its own threshold.
+    let other = &seen["otherModel"];
+    assert_eq!(other["state"], "done", "{other}");
+    assert!(
+        other["status"].as_str().unwrap().contains("centernet"),
+        "{other}"
+    );
+    assert_eq!(other["threshold"], "0.2", "{other}");
+    let api = api_detections(
+        &server
+            .post_fixture("/predict?model=centernet", "astronaut.jpg")
+            .json(),
+    );
+    assert!(!api.is_empty());
+    assert_equal(
+        "astronaut.jpg with centernet",
+        &flat_detections(&other["detections"]),
+        &api,
+    );
 
     // Refusals are shown in the server's words.
     let o = &seen["oversize"];

@@ -47,6 +47,12 @@ try {
 
   await page.goto(base);
   seen.warm = { state: await settled(["ready", "failed"]), status: await page.textContent("#status") };
+  seen.models = {
+    shown: await page.isVisible("#model"),
+    options: await page.$$eval("#model option", (o) => o.map((x) => x.value)),
+    selected: await page.$eval("#model", (s) => s.value),
+    threshold: await page.$eval("#threshold", (t) => t.value),
+  };
   seen.examples = await page.$$eval("#examples button", (b) => b.map((x) => x.getAttribute("aria-label")));
 
   // The file picker.
@@ -81,6 +87,19 @@ try {
   if (seen.examples.length > 0) {
     await page.click("#examples button");
     seen.example = { state: await settled(["done", "error"]), boxes: await boxesDrawn() };
+  }
+
+  // Another model: warmed, then the photo on the page detected again with
+  // it, the slider at that model's threshold.
+  if (seen.models.options.includes("centernet")) {
+    await page.selectOption("#model", "centernet");
+    await page.waitForSelector('#detections[data-model="centernet"]', { timeout: 60_000 });
+    seen.otherModel = {
+      state: await settled(["done", "error"]),
+      status: await page.textContent("#status"),
+      threshold: await page.$eval("#threshold", (t) => t.value),
+      detections: await detections(),
+    };
   }
 
   // Too large: the server's refusal, shown in words.
