@@ -23,29 +23,55 @@ impl Channel {
 /// Writes `rgb` (`width` x `height`, 3 bytes a pixel) into `out` as planes:
 /// one `side` x `side` plane per entry of `channels`, the image's top-left
 /// corner at `at` (x, y); the rest of each plane is the channel's padding.
-/// What does not fit in the square, or in `out`, is left out.
+/// What does not fit in the square is left out; `out` holds the three
+/// planes (or nothing is written).
+///
+/// One pass over the pixels writes all three planes: each pixel is read
+/// once, and the loop does not depend on the side being known when the
+/// code is compiled.
 pub fn to_planes(
     rgb: &[u8],
     width: usize,
     height: usize,
     side: usize,
     at: (usize, usize),
-    channels: &[Channel],
+    channels: &[Channel; 3],
     out: &mut [f32],
 ) {
+    let plane = side * side;
+    let Some(out) = out.get_mut(..3 * plane) else {
+        return;
+    };
+    let (first, rest) = out.split_at_mut(plane);
+    let (second, third) = rest.split_at_mut(plane);
+    for (values, channel) in [&mut *first, &mut *second, &mut *third]
+        .into_iter()
+        .zip(channels)
+    {
+        values.fill(channel.normalise(channel.fill));
+    }
     let (x0, y0) = at;
     let columns = width.min(side.saturating_sub(x0));
-    for (channel, values) in channels.iter().zip(out.chunks_exact_mut(side * side)) {
-        values.fill(channel.normalise(channel.fill));
-        if width == 0 {
-            continue;
-        }
-        let rows = rgb.chunks_exact(width * 3).take(height);
-        for (row, dst) in rows.zip(values.chunks_exact_mut(side).skip(y0)) {
-            let dst = &mut dst[x0..x0 + columns];
-            for (d, px) in dst.iter_mut().zip(row.chunks_exact(3)) {
-                *d = (f32::from(px[channel.source]) - channel.mean) * channel.scale;
-            }
+    if columns == 0 {
+        return;
+    }
+    let [a, b, c] = channels;
+    let rows = rgb
+        .chunks_exact(width * 3)
+        .take(height)
+        .zip(first.chunks_exact_mut(side).skip(y0))
+        .zip(second.chunks_exact_mut(side).skip(y0))
+        .zip(third.chunks_exact_mut(side).skip(y0));
+    for (((row, ra), rb), rc) in rows {
+        let span = x0..x0 + columns;
+        let dst = ra[span.clone()]
+            .iter_mut()
+            .zip(&mut rb[span.clone()])
+            .zip(&mut rc[span]);
+        for (((da, db), dc), px) in dst.zip(row.chunks_exact(3)) {
+            *da = (f32::from(px[a.source]) - a.mean) * a.scale;
+            *db = (f32::from(px[b.source]) - b.mean) * b.scale;
+            *dc = (f32::from(px[c.source]) - c.mean) * c.scale;
         }
     }
 }
@@ -110,12 +136,21 @@ mod tests {
 
     #[test]
     fn places_normalises_and_pads_planes() {
-        // A 2x1 image (red, blue) at (1, 1) of a 3x3 square, planes B then R.
-        let rgb = [255, 0, 0, 0, 0, 255];
-        let mut out = vec![7.0; 18];
-        to_planes(&rgb, 2, 1, 3, (1, 1), &CHANNELS[..2], &mut out);
+        // A 2x1 image (red, blue) at (1, 1) of a 3x3 square, planes B, R, G.
+        let rgb = [255, 0, 0, 0, 7, 255];
+        let mut out = vec![7.0; 27];
+        to_planes(&rgb, 2, 1, 3, (1, 1), &CHANNELS, &mut out);
         assert_eq!(&out[..9], &[0.0, 0.0, 0.0, 0.0, 0.0, 255.0, 0.0, 0.0, 0.0]);
-        assert_eq!(&out[9..], &[0.0, 0.0, 0.0, 0.0, 122.5, -5.0, 0.0, 0.0, 0.0]);
+        assert_eq!(
+            &out[9..18],
+            &[0.0, 0.0, 0.0, 0.0, 122.5, -5.0, 0.0, 0.0, 0.0]
+        );
+        let pad = 114.0;
+        assert_eq!(&out[18..], &[pad, pad, pad, pad, 0.0, 7.0, pad, pad, pad]);
+        // Too short an output is left alone.
+        let mut short = vec![7.0; 26];
+        to_planes(&rgb, 2, 1, 3, (1, 1), &CHANNELS, &mut short);
+        assert!(short.iter().all(|&v| v == 7.0));
     }
 
     #[test]
@@ -136,9 +171,9 @@ mod tests {
     #[test]
     fn what_does_not_fit_is_left_out() {
         let rgb = [9u8; 4 * 3];
-        let mut planes = vec![0.0; 4];
-        to_planes(&rgb, 4, 1, 2, (1, 0), &CHANNELS[..1], &mut planes);
-        assert_eq!(planes, [0.0, 9.0, 0.0, 0.0]);
+        let mut planes = vec![0.0; 3 * 4];
+        to_planes(&rgb, 4, 1, 2, (1, 0), &CHANNELS, &mut planes);
+        assert_eq!(&planes[..4], [0.0, 9.0, 0.0, 0.0]);
         let mut pixels = vec![0.0; 2 * 2 * 3];
         to_interleaved(&rgb, 4, 1, 2, (1, 0), &CHANNELS, &mut pixels);
         assert_eq!(&pixels[3..6], &[9.0, -0.5, 9.0]);
