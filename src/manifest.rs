@@ -70,11 +70,17 @@ impl fmt::Display for ManifestError {
     }
 }
 
-type Checked<T> = Result<T, ManifestError>;
+/// Boxed while checking: a failed check is rare, and a one-pointer error
+/// keeps every `?` small (the component is built for size).
+type Checked<T> = Result<T, Box<ManifestError>>;
 
 impl Manifest {
     /// Reads and checks a manifest's text.
-    pub fn parse(text: &str) -> Checked<Manifest> {
+    pub fn parse(text: &str) -> Result<Manifest, ManifestError> {
+        Self::check(text).map_err(|e| *e)
+    }
+
+    fn check(text: &str) -> Checked<Manifest> {
         let root = json::parse(text).map_err(|message| ManifestError {
             field: String::new(),
             message,
@@ -246,11 +252,11 @@ struct At<'a> {
 }
 
 impl<'a> At<'a> {
-    fn error(&self, message: impl Into<String>) -> ManifestError {
-        ManifestError {
+    fn error(&self, message: impl Into<String>) -> Box<ManifestError> {
+        Box::new(ManifestError {
             field: self.path.clone(),
             message: message.into(),
-        }
+        })
     }
 
     /// The path of member `key`.
@@ -275,9 +281,11 @@ impl<'a> At<'a> {
         if !matches!(self.value, Value::Object(_)) {
             return Err(self.error(format!("is {}, not an object", self.value.kind())));
         }
-        self.optional(key).ok_or_else(|| ManifestError {
-            field: self.member_path(key),
-            message: "is missing".into(),
+        self.optional(key).ok_or_else(|| {
+            Box::new(ManifestError {
+                field: self.member_path(key),
+                message: "is missing".into(),
+            })
         })
     }
 
@@ -289,7 +297,7 @@ impl<'a> At<'a> {
         }
     }
 
-    fn not_a(&self, what: &str) -> ManifestError {
+    fn not_a(&self, what: &str) -> Box<ManifestError> {
         self.error(format!("is {}, not {what}", self.value.kind()))
     }
 
