@@ -44,7 +44,8 @@ NUM_ROWS = sum((416 // s) ** 2 for s in STRIDES)  # 3549
 # Preprocessing the model was trained with (mmdet-style BGR mean/std).
 MEAN_BGR = [103.53, 116.28, 123.675]
 STD_BGR = [57.375, 57.12, 58.395]
-# What the detector applies to the outputs (src/model.rs, src/postprocess.rs).
+# What the detector applies to the outputs: the manifest's nms_iou and
+# threshold, read by src/manifest.rs, applied by src/postprocess/nanodet.rs.
 NMS_IOU = 0.6
 THRESHOLD = 0.35
 
