@@ -182,7 +182,8 @@ impl Shape {
         match self {
             Shape::Rows { rows, width } => {
                 let elements: u64 = dims.iter().map(|&d| u64::from(d)).product();
-                dims.last() == Some(&(width as u32)) && elements == (rows * width) as u64
+                // In 64 bits: a manifest may ask for more than 32 can count.
+                dims.last() == Some(&(width as u32)) && elements == rows as u64 * width as u64
             }
             Shape::Columns { height } => {
                 matches!(dims, [1, h, n] if *h as usize == height && *n > 0)

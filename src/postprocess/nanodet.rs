@@ -27,7 +27,8 @@ pub struct NanoDet {
 }
 
 impl NanoDet {
-    /// Rows of both outputs: one per cell of every stride's grid.
+    /// Rows of both outputs: one per cell of every stride's grid (at most
+    /// 8 strides of a 2048-pixel side: 2^25).
     pub fn rows(&self) -> usize {
         self.strides.iter().map(|&s| self.cells(s).pow(2)).sum()
     }
@@ -79,11 +80,13 @@ impl NanoDet {
         filter: &Filter,
     ) -> Result<Vec<Detection>, ShapeError> {
         let (rows, width) = (self.rows(), self.box_width());
-        if scores.len() != rows * self.classes || box_dist.len() != rows * width {
+        // `checked_mul`: a manifest's strides and classes may ask for more
+        // values than memory can hold (and than a graph gives).
+        let sizes = (rows.checked_mul(self.classes), rows.checked_mul(width));
+        if sizes != (Some(scores.len()), Some(box_dist.len())) {
             return Err(ShapeError(format!(
-                "expected {} scores and {} box distances, got {} and {}",
-                rows * self.classes,
-                rows * width,
+                "expected {rows} rows of {} scores and of {width} box distances, got {} and {} values",
+                self.classes,
                 scores.len(),
                 box_dist.len()
             )));
@@ -322,6 +325,21 @@ pub(crate) mod tests {
         o.scores.fill(f32::NAN);
         o.dist.fill(f32::NAN);
         assert!(detect(&o, &lb, &filter(0.3)).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_head_too_large_to_count_is_a_shape_error() {
+        // 2048 pixels at stride 1, 100000 classes: 4e11 scores.
+        let head = NanoDet {
+            side: 2048,
+            strides: vec![1],
+            classes: 100_000,
+            ..nanodet_g()
+        };
+        let lb = Letterbox::fit(10, 10, 2048);
+        assert!(head
+            .detect(&[0.5; 8], &[0.0; 8], &lb, &filter(0.3))
+            .is_err());
     }
 
     #[test]
