@@ -86,7 +86,7 @@ async fn handle_request(request: IncomingRequest) -> Result<Response, ApiError> 
         Route::Warm => {
             let settings = settings()?;
             let name = api::warm_query(query)?;
-            let model = model(&settings, name.as_deref())?;
+            let model = requested_model(&settings, name.as_deref())?;
             warm(&model)
         }
         Route::Predict => {
@@ -94,7 +94,7 @@ async fn handle_request(request: IncomingRequest) -> Result<Response, ApiError> 
             let query = api::predict_query(query)?;
             let format = api::image_format(header(&request, "content-type").as_deref())?;
             let expected = api::content_length(header(&request, "content-length").as_deref())?;
-            let model = model(&settings, query.model.as_deref())?;
+            let model = requested_model(&settings, query.model.as_deref())?;
             let threshold = settings.threshold.unwrap_or(model.manifest.threshold);
             let filter = query.filter(&model.labels, threshold, settings.max)?;
             predict(request, format, expected, &model, &filter, query.format).await
@@ -104,7 +104,7 @@ async fn handle_request(request: IncomingRequest) -> Result<Response, ApiError> 
 
 /// The model a request names (`?model=`), or else the default: a 404 when
 /// this deployment does not serve it, a 503 when its folder cannot be used.
-fn model(settings: &Settings, requested: Option<&str>) -> Result<Rc<Model>, ApiError> {
+fn requested_model(settings: &Settings, requested: Option<&str>) -> Result<Rc<Model>, ApiError> {
     let name = requested.unwrap_or(&settings.model);
     if name != settings.model && !inference::has_read(name) {
         let served = model::served(settings);
