@@ -6,11 +6,12 @@
 # `wac plug`. The result imports no wasi:nn. Prints the deploy artifact's path.
 #
 #   MODEL=<name>  (default nanodet) the model built into the provider and
-#                 pre-initialised: models/<name>/model.onnx is parsed and
-#                 optimised at build time (`wasi-detect-host wizer`, Wizer),
-#                 and the instance's memory is snapshot into the component,
+#                 pre-initialised: models/<name>/model.onnx is read, parsed
+#                 and optimised at build time (`wasi-detect-host wizer`,
+#                 Wizer), and the instance's memory is snapshot into the component,
 #                 so every instance starts with the optimised plan and a fresh
 #                 instance per request (as Spin runs it) loads nothing.
+#                 MODEL="nanodet,centernet" builds in both.
 #   MODEL=        code only: models are read from the models directory.
 #
 # Outputs:
@@ -38,34 +39,47 @@ settings="$("$ROOT/scripts/build-settings.sh")"
 # and a fresh clone on the same machine reuses it. WASI_DETECT_PORTABLE_TARGET
 # puts it elsewhere (a checkout that must not share it).
 target="${WASI_DETECT_PORTABLE_TARGET:-$CACHE/portable-target}"
-build_provider() {
-    CARGO_TARGET_WASM32_WASIP2_RUSTFLAGS="-C target-feature=+simd128,+relaxed-simd -C link-arg=--max-memory=268435456" \
-        cargo build --quiet --release --locked --target wasm32-wasip2 -p wasi-nn-tract \
-        --manifest-path "$ROOT/Cargo.toml" --target-dir "$target" "$@" >&2
-}
+CARGO_TARGET_WASM32_WASIP2_RUSTFLAGS="-C target-feature=+simd128,+relaxed-simd -C link-arg=--max-memory=268435456" \
+    cargo build --quiet --release --locked --target wasm32-wasip2 -p wasi-nn-tract \
+    --manifest-path "$ROOT/Cargo.toml" --target-dir "$target" >&2
 built="$target/wasm32-wasip2/release/wasi_nn_tract.wasm"
 out_dir="$ROOT/target/portable"
 mkdir -p "$ROOT/dist" "$out_dir"
 
-build_provider
+# Binaryen's size passes on the provider's code, as on the detector's
+# (scripts/build-component.sh), when the build changed: -Oz takes 39% off
+# (16.1 to 7.2 MB with tract's cold crates at opt-level "z", Cargo.toml) at
+# the same inference speed.
+wasm_opt="$(wasm_opt)"
+provider="$out_dir/provider.wasm"
+from="$(hash_inputs "$built" "$ROOT/scripts/shrink-component.py" "$wasm_opt")"
+if [ ! -f "$provider" ] || [ "$(cat "$provider.from" 2>/dev/null)" != "$from" ]; then
+    "$PYTHON" "$ROOT/scripts/shrink-component.py" "$built" "$provider.tmp" \
+        node "$wasm_opt" -Oz "${WASM_FEATURES[@]}" --enable-relaxed-simd >&2
+    mv "$provider.tmp" "$provider"
+    echo "$from" > "$provider.from"
+fi
+
 code="$ROOT/dist/wasi-detect-portable-code.wasm"
-"$wac" plug "$detector" --plug "$settings" --plug "$built" -o "$code.tmp" >&2
+"$wac" plug "$detector" --plug "$settings" --plug "$provider" -o "$code.tmp" >&2
 mv "$code.tmp" "$code"
 
 out="$ROOT/dist/wasi-detect-portable.wasm"
 if [ -z "$MODEL" ]; then
     cp "$code" "$out.tmp"
 else
-    onnx="$ROOT/models/$MODEL/model.onnx"
-    [ -f "$onnx" ] || die "$onnx is missing: MODEL names a folder of models/ with a model.onnx ('make model' builds nanodet)"
+    for name in ${MODEL//,/ }; do
+        onnx="$ROOT/models/$name/model.onnx"
+        [ -f "$onnx" ] || die "$onnx is missing: MODEL names folders of models/ with a model.onnx ('make model' builds nanodet and centernet)"
+    done
     host="$("$ROOT/scripts/build-host.sh")"
-    # The same target directory: only the provider itself is rebuilt.
-    WASI_NN_TRACT_BAKE_ONNX="$onnx" WASI_NN_TRACT_BAKE_NAME="$MODEL" build_provider --features bake
-    baked="$out_dir/provider-$MODEL.wasm"
-    # Wizer calls `wizer-initialize` with no environment, files or network.
-    # The export is kept: the component's lifted function refers to it.
-    # (It prints the init function's result, "()", on stdout.)
-    "$host" wizer --keep-init-func -S cli -o "$baked" "$built" >/dev/null
+    baked="$out_dir/provider-${MODEL//,/-}.wasm"
+    # Wizer calls `wizer-initialize`, which loads the model from the models
+    # folder as load-by-name does; then only memory is kept, no file or
+    # environment. The export stays: the component's lifted function refers
+    # to it. (It prints the init function's result, "()", on stdout.)
+    "$host" wizer --keep-init-func -S cli --env "WASI_NN_TRACT_BAKE=$MODEL" \
+        --dir "$ROOT/models::/models" -o "$baked" "$provider" >/dev/null
     "$wac" plug "$detector" --plug "$settings" --plug "$baked" -o "$out.tmp" >&2
 fi
 mv "$out.tmp" "$out"

@@ -25,3 +25,26 @@ apt_install() {
     $sudo apt-get update -qq >&2
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@" >&2
 }
+
+# Binaryen's wasm-opt from the npm package `binaryen`, pinned by
+# scripts/binaryen/package-lock.json and installed once under $CACHE; prints
+# its path (a Node.js script).
+wasm_opt() {
+    local lock="$ROOT/scripts/binaryen/package-lock.json"
+    local binaryen="$CACHE/binaryen-$(hash_inputs "$lock")"
+    local bin="$binaryen/node_modules/binaryen/bin/wasm-opt"
+    if [ ! -f "$bin" ]; then
+        log "installing wasm-opt (npm binaryen)"
+        rm -rf "$binaryen.tmp" && mkdir -p "$binaryen.tmp"
+        cp "$ROOT/scripts/binaryen/package.json" "$lock" "$binaryen.tmp/"
+        (cd "$binaryen.tmp" && npm ci --silent --no-audit --no-fund) >&2
+        rm -rf "$binaryen" && mv "$binaryen.tmp" "$binaryen"
+    fi
+    echo "$bin"
+}
+
+# The wasm features rustc's wasm32-wasip2 builds use (SIMD, and its
+# defaults), for wasm-opt: it must neither drop nor add any.
+WASM_FEATURES=(--enable-simd --enable-bulk-memory --enable-sign-ext --enable-mutable-globals
+    --enable-nontrapping-float-to-int --enable-multivalue --enable-reference-types)
+

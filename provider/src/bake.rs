@@ -1,42 +1,26 @@
-//! A model built into the provider and pre-initialised at build time
+//! A model pre-initialised into the provider at build time
 //! (`make portable MODEL=<name>`, scripts/build-portable.sh).
 //!
 //! Spin never reuses an instance of a WASIp2 component, so every request
-//! would otherwise parse and optimise the model before inferring. Built with
-//! the `bake` feature, the provider carries one model's ONNX bytes
-//! (`WASI_NN_TRACT_BAKE_ONNX`, loaded by the name `WASI_NN_TRACT_BAKE_NAME`).
-//! Wizer calls the `wizer-initialize` export, which parses and optimises it,
-//! then snapshots the instance's memory into the component. Every instance
-//! made from the snapshot starts with the optimised plan in its memory
-//! (wasmtime maps it copy-on-write) and `load-by-name` finds it there.
+//! would otherwise parse and optimise the model before inferring. At build
+//! time Wizer calls the `wizer-initialize` export with
+//! `WASI_NN_TRACT_BAKE=<name>` and the models folder mounted: it loads
+//! `<name>` as `load-by-name` does (parse, optimise, plan), inside
+//! [`baking`], and Wizer snapshots the instance's memory into the component.
+//! Every instance made from the snapshot starts with the optimised plan in
+//! its memory (wasmtime maps it copy-on-write), and `load-by-name` finds it
+//! there.
 //!
 //! What the snapshot must not carry:
-//! - the weights twice: the ONNX bytes are zeroed once parsed, and while
-//!   baking every freed buffer is zeroed too (the parsed graph, the copies
-//!   made while optimising); Wizer leaves zero pages out of the snapshot, so
-//!   the artifact holds the code and the plan;
+//! - the weights twice: while baking every freed buffer is zeroed (the file's
+//!   bytes, the parsed graph, the copies made while optimising), and Wizer
+//!   leaves zero pages out of the snapshot, so the artifact holds the code
+//!   and the plan;
 //! - wasi-libc's caches of the environment and the preopened directories,
-//!   which the bake fills (tract reads its settings from the environment):
-//!   they are reset, so each instance reads its own.
+//!   which the bake fills: they are reset, so each instance reads its own.
 
-use crate::engine::Model;
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::UnsafeCell;
 use std::sync::atomic::{AtomicBool, Ordering};
-
-/// The built-in model's name.
-pub const NAME: &str = env!("WASI_NN_TRACT_BAKE_NAME");
-
-const ONNX_LEN: usize = include_bytes!(env!("WASI_NN_TRACT_BAKE_ONNX")).len();
-
-/// The ONNX bytes, writable so they can be zeroed once parsed.
-struct Onnx(UnsafeCell<[u8; ONNX_LEN]>);
-// SAFETY: wasm32-wasip2 components are single-threaded, and the bytes are
-// only touched by `bake`, which Wizer calls once.
-unsafe impl Sync for Onnx {}
-static ONNX: Onnx = Onnx(UnsafeCell::new(*include_bytes!(env!(
-    "WASI_NN_TRACT_BAKE_ONNX"
-))));
 
 /// True while baking: freed memory is zeroed.
 static BAKING: AtomicBool = AtomicBool::new(false);
@@ -86,15 +70,11 @@ extern "C" {
     fn __wasilibc_reset_preopens();
 }
 
-/// Parses and optimises the built-in model, leaving no trace of its bytes.
-/// Panics (a trap, which fails the build) when the model cannot be loaded.
-pub fn bake() -> Model {
+/// Runs `bake` with freed memory zeroed, then resets wasi-libc's caches of
+/// the environment and the preopened directories.
+pub fn baking<T>(bake: impl FnOnce() -> T) -> T {
     BAKING.store(true, Ordering::Relaxed);
-    // SAFETY: see `Onnx`; nothing else holds a reference to the bytes.
-    let bytes = unsafe { &mut *ONNX.0.get() };
-    let model = Model::from_onnx(bytes)
-        .unwrap_or_else(|e| panic!("the built-in model '{NAME}' cannot be loaded: {e}"));
-    bytes.fill(0);
+    let baked = bake();
     // SAFETY: plain C functions without arguments; no environment or
     // directory handle is held across them.
     unsafe {
@@ -102,5 +82,5 @@ pub fn bake() -> Model {
         __wasilibc_reset_preopens();
     }
     BAKING.store(false, Ordering::Relaxed);
-    model
+    baked
 }

@@ -191,7 +191,7 @@ impl Session {
         }
         let outputs = self
             .state
-            .run(inputs)
+            .run_plan_with_eval(inputs, eval_node)
             .map_err(|e| EngineError::Runtime(format!("{e:#}")))?;
         outputs
             .into_iter()
@@ -209,6 +209,171 @@ impl Session {
             })
             .collect()
     }
+}
+
+/// Evaluates one node: tract's own evaluation, except for constant padding
+/// of plain f32 tensors (the Pad before every padded convolution's im2col),
+/// which copies whole rows here, built at opt-level 3 whatever tract-core's
+/// level is.
+fn eval_node(
+    ctx: &tract_onnx::tract_core::plan::EvalContext,
+    state: Option<&mut (dyn tract_onnx::tract_core::ops::OpState + 'static)>,
+    node: &TypedNode,
+    inputs: TVec<TValue>,
+) -> TractResult<TVec<TValue>> {
+    use tract_onnx::tract_core::ops::array::Pad;
+    if state.is_none() && inputs.len() == 1 {
+        if let Some(pad) = node.op_as::<Pad>() {
+            if let Some(out) = pad_f32(pad, &inputs[0]) {
+                return Ok(tvec!(out));
+            }
+        }
+    }
+    if state.is_none() {
+        if let Some(resize) = node.op_as::<tract_onnx::tract_core::ops::nn::resize::Resize>() {
+            if let Some(out) = resize_f32(resize, &inputs) {
+                return Ok(tvec!(out));
+            }
+        }
+    }
+    tract_onnx::tract_core::plan::eval(ctx, state, node, inputs)
+}
+
+/// tract-core's Resize on a plain f32 tensor, with its plan (cheap) from
+/// tract and the resampling loop (hot) here; or None to leave it to tract.
+fn resize_f32(
+    op: &tract_onnx::tract_core::ops::nn::resize::Resize,
+    inputs: &TVec<TValue>,
+) -> Option<TValue> {
+    let input = inputs.first()?;
+    if input.datum_type() != f32::datum_type() {
+        return None;
+    }
+    let scales = op.optional_scales_input.and_then(|ix| inputs.get(ix));
+    let sizes = op.optional_sizes_input.and_then(|ix| inputs.get(ix));
+    let output_shape = op
+        .compute_output_shape(input.shape(), scales.map(|t| &**t), sizes.map(|t| &**t))
+        .ok()?;
+    let scales: TVec<f32> = if let Some(scales) = scales.filter(|s| s.len() == input.rank()) {
+        scales
+            .try_as_plain_ram()
+            .ok()?
+            .as_slice::<f32>()
+            .ok()?
+            .into()
+    } else {
+        output_shape
+            .iter()
+            .zip(input.shape())
+            .map(|(o, i)| *o as f32 / *i as f32)
+            .collect()
+    };
+    let plain = input.try_as_plain_ram().ok()?;
+    let mut data: std::borrow::Cow<[f32]> = plain.as_slice::<f32>().ok()?.into();
+    let mut shape: TVec<usize> = input.shape().into();
+    for (axis, scale) in scales.into_iter().enumerate() {
+        let (len_in, len_out) = (shape[axis], output_shape[axis]);
+        if len_in == len_out && scale == 1.0 {
+            continue;
+        }
+        let plan = op.plan_axis(scale, len_in, len_out);
+        let mut resampled = vec![0f32; data.len() / len_in * len_out];
+        resample_axis(&data, &shape, axis, &plan, 0.0, &mut resampled);
+        data = resampled.into();
+        shape[axis] = len_out;
+    }
+    let array = tract_ndarray::ArrayD::from_shape_vec(&*shape, data.into_owned()).ok()?;
+    Some(array.into_tensor().into_tvalue())
+}
+
+/// tract-core's `resample_axis`, the same loop in the same order (so the
+/// same sums), built at this crate's opt-level.
+fn resample_axis(
+    input: &[f32],
+    shape: &[usize],
+    axis: usize,
+    plan: &tract_onnx::tract_core::ops::nn::resize::AxisPlan,
+    extrapolation_value: f32,
+    output: &mut [f32],
+) {
+    let len_in = shape[axis];
+    let len_out = plan.extrapolated.len();
+    let inner: usize = shape[axis + 1..].iter().product();
+    let window = plan.window;
+    if len_in * inner == 0 || len_out * inner == 0 {
+        return;
+    }
+    for (src, dst) in input
+        .chunks_exact(len_in * inner)
+        .zip(output.chunks_exact_mut(len_out * inner))
+    {
+        for (x, dst) in dst.chunks_exact_mut(inner).enumerate() {
+            if plan.extrapolated[x] {
+                dst.fill(extrapolation_value);
+                continue;
+            }
+            dst.fill(0.0);
+            let indices = &plan.indices[x * window..][..window];
+            let weights = &plan.weights[x * window..][..window];
+            for (&i, &w) in indices.iter().zip(weights) {
+                if w == 0.0 {
+                    continue;
+                }
+                for (d, s) in dst.iter_mut().zip(&src[i * inner..][..inner]) {
+                    *d += w * s;
+                }
+            }
+        }
+    }
+}
+
+/// Constant padding of a plain f32 tensor, or None to leave it to tract.
+fn pad_f32(pad: &tract_onnx::tract_core::ops::array::Pad, input: &TValue) -> Option<TValue> {
+    use tract_onnx::tract_core::ops::array::PadMode;
+    let PadMode::Constant(value) = &pad.mode else {
+        return None;
+    };
+    if input.datum_type() != f32::datum_type()
+        || input.rank() == 0
+        || pad.pads.len() != input.rank()
+    {
+        return None;
+    }
+    let value = value.cast_to_scalar::<f32>().ok()?;
+    let plain = input.try_as_plain_ram().ok()?;
+    let src = plain.as_slice::<f32>().ok()?;
+    let ishape = input.shape();
+    let rank = ishape.len();
+    let oshape: Vec<usize> = ishape
+        .iter()
+        .zip(&pad.pads)
+        .map(|(d, (a, b))| d + a + b)
+        .collect();
+    let mut ostrides = vec![1usize; rank];
+    for ax in (0..rank - 1).rev() {
+        ostrides[ax] = ostrides[ax + 1] * oshape[ax + 1];
+    }
+    let mut out = vec![value; oshape.iter().product()];
+    let inner = ishape[rank - 1];
+    if inner > 0 && !src.is_empty() {
+        let mut idx = vec![0usize; rank - 1];
+        for row in src.chunks_exact(inner) {
+            let mut at = pad.pads[rank - 1].0;
+            for ax in 0..rank - 1 {
+                at += (idx[ax] + pad.pads[ax].0) * ostrides[ax];
+            }
+            out[at..at + inner].copy_from_slice(row);
+            for ax in (0..rank - 1).rev() {
+                idx[ax] += 1;
+                if idx[ax] < ishape[ax] {
+                    break;
+                }
+                idx[ax] = 0;
+            }
+        }
+    }
+    let array = tract_ndarray::ArrayD::from_shape_vec(oshape, out).ok()?;
+    Some(array.into_tensor().into_tvalue())
 }
 
 /// Where one run's time goes: total time and node count per kind of op,
@@ -247,7 +412,7 @@ impl Session {
                     tvec!(tensor.clone().into_tvalue()),
                     |ctx, state, node, inputs| {
                         let start = Instant::now();
-                        let out = tract_onnx::tract_core::plan::eval(ctx, state, node, inputs);
+                        let out = eval_node(ctx, state, node, inputs);
                         let entry = per_op.entry(node.op().name().to_string()).or_default();
                         entry.0 += start.elapsed();
                         entry.1 += 1;

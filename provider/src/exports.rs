@@ -4,7 +4,7 @@
 //! dir is `WASI_DETECT_MODELS_DIR`, default `/models`, as for the detector)
 //! and keeps the optimised model for the life of the instance, so a second
 //! graph of the same name costs nothing; `load` takes the ONNX bytes. A
-//! model built in and pre-initialised ([`crate::bake`]) is there from the
+//! model pre-initialised at build time ([`crate::bake`]) is there from the
 //! start.
 //!
 //! Beside wasi-nn, the provider exports Wizer's init function and two
@@ -172,10 +172,16 @@ fn model_named(name: String) -> Result<Rc<Model>, (ErrorCode, String)> {
 
 impl Guest for Provider {
     fn wizer_initialize() {
-        #[cfg(feature = "bake")]
-        {
-            let model = Rc::new(crate::bake::bake());
-            BY_NAME.with(|m| m.borrow_mut().insert(crate::bake::NAME.into(), model));
+        // The models to build in, named at build time (comma-separated);
+        // none: code only.
+        let Ok(names) = std::env::var("WASI_NN_TRACT_BAKE") else {
+            return;
+        };
+        for name in names.split(',').filter(|n| !n.is_empty()) {
+            if let Err((_, message)) = crate::bake::baking(|| model_named(name.to_string())) {
+                // A trap: Wizer fails, and so does the build.
+                panic!("the model to build in, '{name}', cannot be loaded: {message}");
+            }
         }
     }
 

@@ -7,12 +7,12 @@
 //! - [`engine`]: ONNX models with tract, and the tensor byte layout;
 //!   host-free, unit-tested natively.
 //! - `exports` (in the component only): the wasi-nn resources over it.
-//! - `bake` (in the component, with the `bake` feature): a model built in
-//!   and pre-initialised at build time by Wizer.
+//! - `bake` (in the component): a model pre-initialised at build time by
+//!   Wizer.
 
 pub mod engine;
 
-#[cfg(all(target_arch = "wasm32", feature = "bake"))]
+#[cfg(target_arch = "wasm32")]
 mod bake;
 
 #[cfg(target_arch = "wasm32")]
