@@ -51,6 +51,8 @@ HOST = ROOT / "target" / "host" / "wasi-detect-host"
 WASM = ROOT / "dist" / "wasi-detect.wasm"
 PEER = ROOT / "bench" / "peer.py"
 BACKENDS = {"onnx": "nanodet", "openvino": "nanodet-ov"}
+# The second model, measured the same way (its folder per backend).
+CENTERNET = {"onnx": "centernet", "openvino": "centernet-ov"}
 SMALL, LARGE, PNG = "photo 640x480 JPEG", "phone 4000x3000 JPEG", "photo 741x500 PNG"
 ROTATED = "phone 4000x3000 JPEG, EXIF 6"
 # 12-megapixel photos take longer a request than the others: fewer of them.
@@ -103,9 +105,9 @@ def percentiles(samples: list[float]) -> dict:
             "p90": float(np.percentile(a, 90)), "p99": float(np.percentile(a, 99))}
 
 
-def native(backend: str, tensor: np.ndarray, n: int) -> dict:
+def native(backend: str, tensor: np.ndarray, n: int, folder: str | None = None) -> dict:
     """Model-only latency of the engine itself, default settings as the host's."""
-    model = ROOT / "models" / BACKENDS[backend]
+    model = ROOT / "models" / (folder or BACKENDS[backend])
     if backend == "onnx":
         import onnxruntime as ort
         options = ort.SessionOptions()
@@ -142,12 +144,13 @@ def free_port() -> int:
 class Server:
     """scripts/serve.sh on a free port; `started` is when the process began."""
 
-    def __init__(self, backend: str, wasm: Path = WASM, args: list[str] = ()):
+    def __init__(self, backend: str, wasm: Path = WASM, args: list[str] = (),
+                 model: str | None = None):
         self.port = free_port()
-        # NanoDet alone: the figures are its own, and a second model
-        # preloaded would add its load to the cold start.
+        # One model at a time (NanoDet unless told): the figures are its own,
+        # and a second model preloaded would add its load to the cold start.
         env = os.environ | {"PORT": str(self.port), "BACKEND": backend, "WASM": str(wasm),
-                            "MODELS": BACKENDS[backend]}
+                            "MODELS": model or BACKENDS[backend]}
         self.start(["bash", str(ROOT / "scripts" / "serve.sh"), *args], env)
 
     def start(self, command: list[str], env: dict | None = None):
@@ -310,6 +313,9 @@ def run(args) -> dict:
             results["e2e"][backend] = {name: end_to_end(server, path, requests(name, args))
                                        for name, path in images.items()}
 
+    print("[bench] CenterNet: the engine alone and end to end", file=sys.stderr)
+    results["centernet"] = centernet(backends, images, args)
+
     if not args.quick:
         import portable
         results["portable"] = portable.measure(sys.modules[__name__], images, small, args)
@@ -332,6 +338,21 @@ def run(args) -> dict:
     results["size"] = {"bytes": WASM.stat().st_size,
                        "gzip": len(gzip.compress(WASM.read_bytes(), 9))}
     return results
+
+
+def centernet(backends: list[str], images: dict[str, Path], args) -> dict:
+    """The second model as NanoDet above: its engine alone on the small
+    photo's input tensor (its own letterbox, NHWC), end to end per image."""
+    import centernet as reference  # tests/reference/centernet.py
+    tensor, _ = reference.to_input(detect.load_image(images[SMALL]))
+    out = {}
+    for backend in backends:
+        out[backend] = {"native": native(backend, tensor, args.n, CENTERNET[backend])}
+        with serving(backend, model=CENTERNET[backend]) as server:
+            first_answer(server, images[SMALL].read_bytes(), "image/jpeg")
+            out[backend]["e2e"] = {name: end_to_end(server, path, requests(name, args))
+                                   for name, path in images.items()}
+    return out
 
 
 def image_facts(path: Path) -> dict:

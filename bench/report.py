@@ -78,6 +78,22 @@ def write(r: dict, markdown: Path, svg: Path) -> None:
             lines.append(f"| {ENGINES[backend]} | end to end, {image} | {e['n']} | {ms(e['p50'])} "
                          f"| {ms(e['p90'])} | {ms(e['p99'])} | {e['p50'] / nat['p50']:.2f} |")
 
+    if r.get("centernet"):
+        lines += ["", "## CenterNet", "",
+                  "The second model (`models/centernet`, 512x512 NHWC, its detections decoded in",
+                  "the graph), measured as NanoDet above: its engine alone on the small photo's",
+                  "input tensor, end to end with a server that serves it alone.", "",
+                  "| backend | what | n | p50 | p90 | inference (median) | ratio (p50) |",
+                  "| --- | --- | --- | --- | --- | --- | --- |"]
+        for backend, c in r["centernet"].items():
+            nat = c["native"]
+            lines.append(f"| {ENGINES[backend]} | {ENGINES[backend]} {nat['version']} alone "
+                         f"| {nat['n']} | {ms(nat['p50'])} | {ms(nat['p90'])} | | 1.00 |")
+            for image, e in c["e2e"].items():
+                lines.append(f"| {ENGINES[backend]} | end to end, {image} | {e['n']} | {ms(e['p50'])} "
+                             f"| {ms(e['p90'])} | {ms(e['steps'].get('inference', float('nan')))} "
+                             f"| {e['p50'] / nat['p50']:.2f} |")
+
     if r.get("peer"):
         ours = r["e2e"]["onnx"]
         lines += ["", "## Against a plain Python server", "",
