@@ -111,10 +111,3 @@ def native_profile(runs: int = 10) -> str:
          "--example", "profile", "--", str(MODEL), str(runs)],
         check=True, capture_output=True, text=True, cwd=ROOT)
     return done.stdout.strip()
-
-
-def profile_total(table: str) -> float:
-    for line in table.splitlines():
-        if line.startswith("total"):
-            return float(line.split()[1])
-    return float("nan")

@@ -15,6 +15,7 @@ pub struct Channel {
 }
 
 impl Channel {
+    #[inline]
     fn normalise(&self, value: u8) -> f32 {
         (f32::from(value) - self.mean) * self.scale
     }
@@ -69,9 +70,9 @@ pub fn to_planes(
             .zip(&mut rb[span.clone()])
             .zip(&mut rc[span]);
         for (((da, db), dc), px) in dst.zip(row.chunks_exact(3)) {
-            *da = (f32::from(px[a.source]) - a.mean) * a.scale;
-            *db = (f32::from(px[b.source]) - b.mean) * b.scale;
-            *dc = (f32::from(px[c.source]) - c.mean) * c.scale;
+            *da = a.normalise(px[a.source]);
+            *db = b.normalise(px[b.source]);
+            *dc = c.normalise(px[c.source]);
         }
     }
 }
@@ -101,7 +102,7 @@ pub fn to_interleaved(
         let dst = &mut dst[x0 * 3..(x0 + columns) * 3];
         for (d, px) in dst.chunks_exact_mut(3).zip(row.chunks_exact(3)) {
             for (value, channel) in d.iter_mut().zip(channels) {
-                *value = (f32::from(px[channel.source]) - channel.mean) * channel.scale;
+                *value = channel.normalise(px[channel.source]);
             }
         }
     }

@@ -55,6 +55,13 @@ impl F32Tensor {
         Ok(F32Tensor { dimensions, values })
     }
 
+    /// As a tract tensor of the same shape.
+    fn to_tract(&self) -> Result<Tensor, EngineError> {
+        let shape: Vec<usize> = self.dimensions.iter().map(|&d| d as usize).collect();
+        Tensor::from_shape(&shape, &self.values)
+            .map_err(|e| EngineError::InvalidArgument(format!("{e:#}")))
+    }
+
     pub fn to_le_bytes(&self) -> Vec<u8> {
         self.values.iter().flat_map(|v| v.to_le_bytes()).collect()
     }
@@ -184,10 +191,7 @@ impl Session {
                 }
             };
             let (_, t) = named.swap_remove(at);
-            let shape: Vec<usize> = t.dimensions.iter().map(|&d| d as usize).collect();
-            let tensor = Tensor::from_shape(&shape, &t.values)
-                .map_err(|e| EngineError::InvalidArgument(format!("{e:#}")))?;
-            inputs.push(tensor.into_tvalue());
+            inputs.push(t.to_tract()?.into_tvalue());
         }
         let outputs = self
             .state
@@ -212,9 +216,10 @@ impl Session {
 }
 
 /// Evaluates one node: tract's own evaluation, except for constant padding
-/// of plain f32 tensors (the Pad before every padded convolution's im2col),
-/// which copies whole rows here, built at opt-level 3 whatever tract-core's
-/// level is.
+/// of plain f32 tensors (the Pad before every padded convolution's im2col,
+/// whole rows copied) and Resize of f32 tensors, done here at opt-level 3:
+/// tract-core is built for size (Cargo.toml), which made those two loops
+/// 2.5x slower.
 fn eval_node(
     ctx: &tract_onnx::tract_core::plan::EvalContext,
     state: Option<&mut (dyn tract_onnx::tract_core::ops::OpState + 'static)>,
@@ -401,9 +406,7 @@ impl Session {
     /// per kind of op (the median run's share is what matters; the sum over
     /// runs keeps the timer's resolution out of it). For `make bench`.
     pub fn profile(&mut self, input: &F32Tensor, runs: usize) -> Result<Profile, EngineError> {
-        let shape: Vec<usize> = input.dimensions.iter().map(|&d| d as usize).collect();
-        let tensor = Tensor::from_shape(&shape, &input.values)
-            .map_err(|e| EngineError::InvalidArgument(format!("{e:#}")))?;
+        let tensor = input.to_tract()?;
         let mut per_op: BTreeMap<String, (Duration, usize)> = BTreeMap::new();
         let started = Instant::now();
         for _ in 0..runs.max(1) {
