@@ -400,8 +400,12 @@ fn manifest_problems_are_503s_naming_the_file_and_the_field() {
 
 #[test]
 fn without_a_preloaded_graph_the_model_is_read_from_the_models_folder() {
+    // One request in flight, so each request finds the instance the one
+    // before it used (as tests/memory.rs): under load a second one could
+    // be made while the first is handed back.
     let s = Server::start(ServerConfig {
         preload: false,
+        args: vec!["--max-in-flight".into(), "1".into()],
         ..ServerConfig::default()
     });
     // The first request loads the model (ONNX Runtime reads and optimises
