@@ -9,12 +9,12 @@ PORT ?= 8080
 BACKEND ?= onnx
 export PORT BACKEND
 
-.PHONY: run setup host model component portable examples browser-deps test lint reference-test pixels-wasm fuzz fuzz-ci load bench clean
+.PHONY: run setup host model component browser portable examples browser-deps test lint reference-test pixels-wasm fuzz fuzz-ci load bench clean
 
 run: setup
 	@bash scripts/serve.sh
 
-setup: host model component examples
+setup: host model component browser examples
 
 # The portable build for hosts without wasi-nn (Spin, Fermyon Cloud, SpinKube):
 # the detector composed with the tract-based wasi-nn provider and the settings
@@ -31,6 +31,13 @@ EXAMPLES := astronaut.jpg chelsea-progressive.jpg coffee-rotated.jpg camera.png
 examples:
 	@mkdir -p models/examples
 	@cd tests/fixtures && cp -u $(EXAMPLES) ../../models/examples/
+
+# Private mode's files (scripts/build-browser.sh): the component transpiled by
+# jco for the browser, the wasi:nn shim on onnxruntime-web, bundled into
+# models/browser/, which the component serves.
+browser: component
+	@bash scripts/build-browser.sh >/dev/null
+	@du -cb models/browser/*/* | tail -1 | cut -f1 | xargs -I{} echo "private mode: models/browser/ ({} bytes)"
 
 # Headless Chromium and playwright-core for the page's browser test.
 browser-deps:
