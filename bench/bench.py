@@ -17,6 +17,9 @@ On this machine, with the same model files and the same images:
 - the component's size;
 - the portable build (tract inside, as Spin runs it): bench/portable.py.
 
+Holds the machine's benchmark lock (/tmp/wasi-detect-bench.lock, flock)
+while it runs, so that other work taking it waits.
+
 Writes BENCHMARKS.md, docs/bench.svg and target/bench/results.json.
 """
 
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import fcntl
 import gzip
 import http.client
 import json
@@ -57,6 +61,31 @@ SMALL, LARGE, PNG = "photo 640x480 JPEG", "phone 4000x3000 JPEG", "photo 741x500
 ROTATED = "phone 4000x3000 JPEG, EXIF 6"
 # 12-megapixel photos take longer a request than the others: fewer of them.
 MEGAPIXELS_12 = (LARGE, ROTATED)
+# The machine's benchmark lock: whoever measures holds it (flock), so that
+# two measurements never share the cores.
+LOCK = Path("/tmp/wasi-detect-bench.lock")
+_held = []
+
+
+@contextlib.contextmanager
+def cpu_lock():
+    """Holds LOCK (an exclusive flock), waiting for it if someone else has
+    it; re-entrant within this process."""
+    if _held:
+        yield
+        return
+    with open(LOCK, "a") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"[bench] waiting for {LOCK} (another measurement holds it)", file=sys.stderr)
+            fcntl.flock(f, fcntl.LOCK_EX)
+        _held.append(f)
+        try:
+            yield
+        finally:
+            _held.pop()
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 # --- images -----------------------------------------------------------------
@@ -456,7 +485,8 @@ def main(argv=None) -> int:
     p.add_argument("--cold-runs", type=int, default=5)
     p.add_argument("--quick", action="store_true", help="ONNX Runtime only")
     args = p.parse_args(argv)
-    results = run(args)
+    with cpu_lock():
+        results = run(args)
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "results.json").write_text(json.dumps(results, indent=2))
     import report
