@@ -22,16 +22,9 @@ component="$ROOT/dist/wasi-detect.wasm"
 [ -f "$component" ] || die "no $component: run \`make component\` first"
 
 lock="$src/package-lock.json"
-npm_dir="$CACHE/browser-npm-$(hash_inputs "$lock")"
-if [ ! -d "$npm_dir/node_modules" ]; then
-    log "installing jco, preview2-shim, onnxruntime-web and rolldown (npm ci)"
-    rm -rf "$npm_dir.tmp" && mkdir -p "$npm_dir.tmp"
-    cp "$src/package.json" "$lock" "$npm_dir.tmp/"
-    (cd "$npm_dir.tmp" && npm ci --silent --no-audit --no-fund) >&2
-    rm -rf "$npm_dir" && mv "$npm_dir.tmp" "$npm_dir"
-fi
-bin="$npm_dir/node_modules/.bin"
-ort="$npm_dir/node_modules/onnxruntime-web/dist"
+node_modules="$(npm_cached "$src" browser-npm "jco, preview2-shim, onnxruntime-web and rolldown")"
+bin="$node_modules/.bin"
+ort="$node_modules/onnxruntime-web/dist"
 
 out="$ROOT/models/browser"
 stamp="$out/.from"
@@ -57,9 +50,14 @@ cp "$src/detector.js" "$src/wasi-nn.js" "$work/"
 mkdir -p "$work/out"
 # Bundled for the browser (preview2-shim's browser build); node_modules is
 # found from the npm folder.
-ln -s "$npm_dir/node_modules" "$work/node_modules"
-"$bin/rolldown" "$work/detector.js" --file "$work/out/detector.js" --format esm \
-    --platform browser --minify >&2
+ln -s "$node_modules" "$work/node_modules"
+# jco's Node.js-only fallback imports node:fs/promises, never in a browser.
+if ! "$bin/rolldown" "$work/detector.js" --file "$work/out/detector.js" --format esm \
+    --platform browser --minify --external node:fs/promises --no-checks.moduleLevelDirective \
+    > "$work/rolldown.log" 2>&1; then
+    cat "$work/rolldown.log" >&2
+    die "rolldown could not bundle private mode's files"
+fi
 cp "$work/component/"*.wasm "$work/out/"
 cp "$ort/ort.wasm.min.mjs" "$ort/ort-wasm-simd-threaded.mjs" "$ort/ort-wasm-simd-threaded.wasm" "$work/out/"
 

@@ -26,21 +26,27 @@ apt_install() {
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@" >&2
 }
 
-# Binaryen's wasm-opt from the npm package `binaryen`, pinned by
-# scripts/binaryen/package-lock.json and installed once under $CACHE; prints
-# its path (a Node.js script).
-wasm_opt() {
-    local lock="$ROOT/scripts/binaryen/package-lock.json"
-    local binaryen="$CACHE/binaryen-$(hash_inputs "$lock")"
-    local bin="$binaryen/node_modules/binaryen/bin/wasm-opt"
-    if [ ! -f "$bin" ]; then
-        log "installing wasm-opt (npm binaryen)"
-        rm -rf "$binaryen.tmp" && mkdir -p "$binaryen.tmp"
-        cp "$ROOT/scripts/binaryen/package.json" "$lock" "$binaryen.tmp/"
-        (cd "$binaryen.tmp" && npm ci --silent --no-audit --no-fund) >&2
-        rm -rf "$binaryen" && mv "$binaryen.tmp" "$binaryen"
+# Installs the npm packages that folder $1's package.json and
+# package-lock.json pin, once, under $CACHE/$2-<hash of the lock>/, and prints
+# the path of their node_modules. Only the npm registry is used, and no
+# install scripts run. $3 says what is installed, for the log.
+npm_cached() {
+    local lock="$1/package-lock.json"
+    local dest="$CACHE/$2-$(hash_inputs "$lock")"
+    if [ ! -d "$dest/node_modules" ]; then
+        log "installing $3 (npm ci)"
+        rm -rf "$dest.tmp" && mkdir -p "$dest.tmp"
+        cp "$1/package.json" "$lock" "$dest.tmp/"
+        (cd "$dest.tmp" && npm ci --silent --no-audit --no-fund --ignore-scripts) >&2
+        rm -rf "$dest" && mv "$dest.tmp" "$dest"
     fi
-    echo "$bin"
+    echo "$dest/node_modules"
+}
+
+# Binaryen's wasm-opt from the npm package `binaryen`, pinned by
+# scripts/binaryen/package-lock.json; prints its path (a Node.js script).
+wasm_opt() {
+    echo "$(npm_cached "$ROOT/scripts/binaryen" binaryen "wasm-opt (npm binaryen)")/binaryen/bin/wasm-opt"
 }
 
 # The wasm features rustc's wasm32-wasip2 builds use (SIMD, and its

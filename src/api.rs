@@ -23,12 +23,53 @@ pub enum Route {
     Examples,
     /// One example photo, by file name.
     Example(String),
+    /// A file of the models folder served as it is, for private mode (the
+    /// detector running in the visitor's browser).
+    File(StaticFile),
     /// A CORS preflight (`OPTIONS`) for one of the routes above.
     Preflight,
 }
 
 /// Where the example photos are served from, under the routes' root.
 pub const EXAMPLES_PATH: &str = "/examples";
+
+/// A file served from the models folder as it is: private mode's build
+/// outputs (`GET /wasi-detect.js`, `GET /browser/<dir>/<file>`) or a served
+/// model's own files (`GET /models/<name>/<file>`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaticFile {
+    /// Its path under the models folder, e.g. `browser/3f2a/detector.js`.
+    pub path: String,
+    /// For a model's file, the model: it is served only when the deployment
+    /// serves that model.
+    pub model: Option<String>,
+    pub content_type: &'static str,
+    pub cache_control: &'static str,
+}
+
+/// For files whose name stays while their content changes: kept, but asked
+/// about again every time, so a second visit revalidates (a 304 with the
+/// same ETag) and downloads nothing.
+pub const REVALIDATE: &str = "no-cache";
+/// For private mode's build outputs: their folder is named by a hash of
+/// their contents, so a name never changes content.
+pub const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+
+const JAVASCRIPT: &str = "text/javascript; charset=utf-8";
+const PLAIN_TEXT: &str = "text/plain; charset=utf-8";
+const BYTES: &str = "application/octet-stream";
+
+impl StaticFile {
+    /// The 404 for a file the models folder does not have at `full_path`,
+    /// saying what makes it.
+    pub fn missing(&self, full_path: &str) -> ApiError {
+        let message = match &self.model {
+            Some(model) => format!("model '{model}' has no {full_path} in this deployment"),
+            None => format!("{full_path} is missing: `make setup` builds the browser files"),
+        };
+        ApiError::new(404, "not_found", message)
+    }
+}
 
 /// A failed request: HTTP status, a stable machine-readable code and a
 /// sentence for people.
@@ -173,7 +214,11 @@ pub fn route(method: &str, path: &str) -> Result<Route, ApiError> {
         ApiError::new(
             404,
             "not_found",
-            format!("no route {path}; the API has POST /predict, GET /warm, GET /models and the page at GET /"),
+            format!(
+                "no route {path}; the API has POST /predict, GET /warm, GET /models, the page at GET /, \
+                 its example photos at GET /examples/<name>, and the files of private mode at \
+                 GET /wasi-detect.js, GET /browser/<dir>/<file> and GET /models/<name>/<file>"
+            ),
         )
     };
     let (route, allowed) = match path {
@@ -183,12 +228,15 @@ pub fn route(method: &str, path: &str) -> Result<Route, ApiError> {
         "/" => (Route::Page, "GET"),
         EXAMPLES_PATH => (Route::Examples, "GET"),
         _ => {
-            let name = path
+            let example = path
                 .strip_prefix(EXAMPLES_PATH)
                 .and_then(|rest| rest.strip_prefix('/'))
                 .filter(|name| example_type(name).is_some())
+                .map(|name| Route::Example(name.to_string()));
+            let route = example
+                .or_else(|| static_file(path).map(Route::File))
                 .ok_or_else(not_found)?;
-            (Route::Example(name.to_string()), "GET")
+            (route, "GET")
         }
     };
     match method {
@@ -205,14 +253,102 @@ pub fn route(method: &str, path: &str) -> Result<Route, ApiError> {
     }
 }
 
-/// The media type of an example photo's file name, if it is one: a plain
-/// name (no path, not hidden) ending in `.jpg`, `.jpeg` or `.png`.
-pub fn example_type(name: &str) -> Option<&'static str> {
-    let plain = !name.is_empty()
+/// Whether `name` is a plain file or folder name: ASCII letters, digits,
+/// `.`, `-` and `_`, not empty and not hidden. No `/`, `%` or `..` can pass,
+/// so a name from a path never leaves the folder it is looked up in.
+fn plain_name(name: &str) -> bool {
+    !name.is_empty()
         && !name.starts_with('.')
         && name
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+/// The two plain names of `<a>/<b>`, and nothing deeper.
+fn two_plain_names(rest: &str) -> Option<(&str, &str)> {
+    let (a, b) = rest.split_once('/')?;
+    (plain_name(a) && plain_name(b)).then_some((a, b))
+}
+
+/// The file of the models folder `path` asks for, if it is one of private
+/// mode's routes:
+/// - `/wasi-detect.js`: `browser/wasi-detect.js`, the stable entry module
+///   pages import (revalidated);
+/// - `/browser/<dir>/<file>`: a build output in its content-addressed
+///   folder (immutable), of a type a page loads;
+/// - `/models/<name>/<file>`: a model's weights, manifest or labels
+///   (revalidated), for the browser to run it itself.
+fn static_file(path: &str) -> Option<StaticFile> {
+    let (path, model, content_type, cache_control) = if path == "/wasi-detect.js" {
+        (
+            "browser/wasi-detect.js".to_string(),
+            None,
+            JAVASCRIPT,
+            REVALIDATE,
+        )
+    } else if let Some(rest) = path.strip_prefix("/browser/") {
+        let (dir, file) = two_plain_names(rest)?;
+        let (_, ext) = file.rsplit_once('.')?;
+        let content_type = match ext.to_ascii_lowercase().as_str() {
+            "js" | "mjs" => JAVASCRIPT,
+            "wasm" => "application/wasm",
+            "json" => "application/json",
+            "onnx" => BYTES,
+            "txt" => PLAIN_TEXT,
+            "css" => "text/css",
+            _ => return None,
+        };
+        (
+            format!("browser/{dir}/{file}"),
+            None,
+            content_type,
+            IMMUTABLE,
+        )
+    } else {
+        let (name, file) = two_plain_names(path.strip_prefix("/models/")?)?;
+        let content_type = match file {
+            "model.onnx" => BYTES,
+            "manifest.json" => "application/json",
+            "labels.txt" => PLAIN_TEXT,
+            _ => return None,
+        };
+        let model = Some(name.to_string());
+        (format!("{name}/{file}"), model, content_type, REVALIDATE)
+    };
+    Some(StaticFile {
+        path,
+        model,
+        content_type,
+        cache_control,
+    })
+}
+
+/// A file's ETag from its length and modification time (nanoseconds since
+/// the Unix epoch, which fit 64 bits until 2554), which the file system
+/// keeps: no hashing of its bytes in every request, and a rebuilt file gets
+/// a new one.
+pub fn etag(len: u64, modified_nanos: u64) -> String {
+    format!("\"{len:x}-{modified_nanos:x}\"")
+}
+
+/// Whether an `if-none-match` header names `etag` (or is `*`): then the
+/// client's copy is current. It is a list; a weak tag (`W/"..."`) matches
+/// by its value, as RFC 9110's weak comparison for this header says.
+pub fn etag_matches(if_none_match: &str, etag: &str) -> bool {
+    fn opaque(tag: &str) -> &str {
+        let tag = tag.trim();
+        tag.strip_prefix("W/").unwrap_or(tag)
+    }
+    if_none_match
+        .split(',')
+        .map(opaque)
+        .any(|tag| tag == "*" || tag == opaque(etag))
+}
+
+/// The media type of an example photo's file name, if it is one: a plain
+/// name (no path, not hidden) ending in `.jpg`, `.jpeg` or `.png`.
+pub fn example_type(name: &str) -> Option<&'static str> {
+    let plain = plain_name(name);
     let (_, ext) = name.rsplit_once('.')?;
     match ext.to_ascii_lowercase().as_str() {
         "jpg" | "jpeg" if plain => Some("image/jpeg"),
@@ -604,6 +740,142 @@ mod tests {
             "/examples/%2e%2e.png",
         ] {
             assert_eq!(route("GET", bad).unwrap_err().status, 404, "{bad}");
+        }
+    }
+
+    /// The file a GET of `path` serves: (path under the models folder,
+    /// model, content type, cache-control).
+    fn file(path: &str) -> (String, Option<String>, &'static str, &'static str) {
+        match route("GET", path) {
+            Ok(Route::File(f)) => (f.path, f.model, f.content_type, f.cache_control),
+            other => panic!("{path}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn private_modes_files_and_their_types() {
+        let js = "text/javascript; charset=utf-8";
+        assert_eq!(
+            file("/wasi-detect.js"),
+            ("browser/wasi-detect.js".into(), None, js, REVALIDATE)
+        );
+        for (name, content_type) in [
+            ("detector.js", js),
+            ("ort.wasm.min.mjs", js),
+            ("detector.core.wasm", "application/wasm"),
+            ("Ort-Wasm_SIMD.WASM", "application/wasm"),
+            ("x.json", "application/json"),
+            ("x.onnx", "application/octet-stream"),
+            ("x.txt", "text/plain; charset=utf-8"),
+            ("x.css", "text/css"),
+        ] {
+            assert_eq!(
+                file(&format!("/browser/3f2a9c/{name}")),
+                (
+                    format!("browser/3f2a9c/{name}"),
+                    None,
+                    content_type,
+                    IMMUTABLE
+                )
+            );
+        }
+        for (name, content_type) in [
+            ("model.onnx", "application/octet-stream"),
+            ("manifest.json", "application/json"),
+            ("labels.txt", "text/plain; charset=utf-8"),
+        ] {
+            assert_eq!(
+                file(&format!("/models/centernet/{name}")),
+                (
+                    format!("centernet/{name}"),
+                    Some("centernet".into()),
+                    content_type,
+                    REVALIDATE
+                )
+            );
+        }
+        // The list of models is still the list.
+        assert_eq!(route("GET", "/models/"), Ok(Route::Models));
+        for bad in [
+            "/browser/../x",
+            "/browser/a/b/c.js",
+            "/browser/.x/y.js",
+            "/browser/a/.y.js",
+            "/browser/%2e%2e/x.js",
+            "/browser/a/%2e%2e.js",
+            "/browser/a//x.js",
+            "/browser//x.js",
+            "/browser/x.js",
+            "/browser/a/x.html",
+            "/browser/a/x",
+            "/browser/wasi-detect.js",
+            "/wasi-detect.mjs",
+            "/models/nanodet/model.xml",
+            "/models/nanodet/../examples/camera.png",
+            "/models/../nanodet/model.onnx",
+            "/models/.nanodet/model.onnx",
+            "/models/%2e%2e/model.onnx",
+            "/models/a/b/model.onnx",
+            "/models/model.onnx",
+        ] {
+            let e = route("GET", bad).unwrap_err();
+            assert_eq!((e.status, e.code), (404, "not_found"), "{bad}");
+        }
+        for path in [
+            "/wasi-detect.js",
+            "/browser/a/b.js",
+            "/models/nanodet/labels.txt",
+        ] {
+            let e = route("POST", path).unwrap_err();
+            assert_eq!((e.status, e.allow), (405, Some("GET")), "{path}");
+            assert_eq!(route("OPTIONS", path), Ok(Route::Preflight));
+        }
+    }
+
+    #[test]
+    fn missing_files_say_what_builds_them() {
+        let Ok(Route::File(f)) = route("GET", "/wasi-detect.js") else {
+            panic!()
+        };
+        let e = f.missing("/models/browser/wasi-detect.js");
+        assert_eq!((e.status, e.code), (404, "not_found"));
+        assert!(
+            e.message.contains("/models/browser/wasi-detect.js")
+                && e.message.contains("make setup"),
+            "{}",
+            e.message
+        );
+        let Ok(Route::File(f)) = route("GET", "/models/nanodet-ov/model.onnx") else {
+            panic!()
+        };
+        let e = f.missing("/models/nanodet-ov/model.onnx");
+        assert!(e.message.contains("'nanodet-ov'"), "{}", e.message);
+    }
+
+    #[test]
+    fn etags_and_if_none_match() {
+        let tag = etag(8_123_456, 1_700_000_000_123_456_789);
+        assert_eq!(tag, "\"7bf440-17979cfe3d85cd15\"");
+        assert_ne!(tag, etag(8_123_456, 1_700_000_000_123_456_790));
+        assert_ne!(tag, etag(8_123_457, 1_700_000_000_123_456_789));
+        for header in [
+            tag.as_str(),
+            "*",
+            " * ",
+            "W/\"7bf440-17979cfe3d85cd15\"",
+            "\"other\", \"7bf440-17979cfe3d85cd15\"",
+            "\"a\",W/\"7bf440-17979cfe3d85cd15\" ,\"b\"",
+        ] {
+            assert!(etag_matches(header, &tag), "{header}");
+        }
+        for header in [
+            "",
+            "\"other\"",
+            "7bf440-17979cfe3d85cd15",
+            "\"7bf440\"",
+            "\"7bf440-17979cfe3d85cd15\"x",
+        ] {
+            assert!(!etag_matches(header, &tag), "{header}");
         }
     }
 

@@ -2,17 +2,19 @@
 //! modules. Every failure becomes a JSON error with its status; nothing here
 //! panics on client input.
 
-use crate::api::{self, AnswerFormat, ApiError, BodyBuffer, Route, WarmReport};
+use crate::api::{self, AnswerFormat, ApiError, BodyBuffer, Route, StaticFile, WarmReport};
 use crate::decode::{self, Format};
 use crate::inference::{self, RunError, Session};
 use crate::model::{self, Model};
 use crate::postprocess::Filter;
 use crate::settings::Settings;
-use futures::StreamExt;
+use futures::{Sink, SinkExt, StreamExt};
 use spin_sdk::http::{Fields, IncomingRequest, OutgoingResponse, ResponseOutparam};
 use spin_sdk::http_component;
+use std::fs::File;
+use std::io::Read;
 use std::rc::Rc;
-use std::time::Instant;
+use std::time::{Instant, UNIX_EPOCH};
 
 #[http_component]
 async fn handle(request: IncomingRequest, response_out: ResponseOutparam) {
@@ -32,7 +34,13 @@ struct Response {
     status: u16,
     headers: Vec<(&'static str, String)>,
     body: Vec<u8>,
+    /// A file to send after `body` (then empty), a chunk at a time.
+    file: Option<File>,
 }
+
+/// How much of a file is read into memory at once: a 15 MB model is never
+/// held whole, and linear memory, which only grows, stays where it was.
+const FILE_CHUNK: usize = 64 * 1024;
 
 impl Response {
     fn new(status: u16) -> Response {
@@ -40,6 +48,7 @@ impl Response {
             status,
             headers: Vec::new(),
             body: Vec::new(),
+            file: None,
         }
     }
 
@@ -64,15 +73,45 @@ impl Response {
         let response = OutgoingResponse::new(headers);
         // A status the component picked, always in 100..=599.
         let _ = response.set_status_code(self.status);
-        if let Err(e) = response_out.set_with_body(response, self.body).await {
+        let mut body = response.take_body();
+        response_out.set(response);
+        if let Err(e) = write_body(&mut body, self.body, self.file).await {
             // The client went away; nothing is left to tell it.
             eprintln!("the answer could not be sent: {e}");
         }
     }
 }
 
+/// Writes `bytes`, then `file` a chunk at a time, to an answer's body.
+///
+/// The status and headers are gone by then: a file that cannot be read to
+/// its end leaves the body short of its content-length, and the host breaks
+/// the answer off, so the client cannot take it for the whole file.
+async fn write_body<E: std::fmt::Display>(
+    body: &mut (impl Sink<Vec<u8>, Error = E> + Unpin),
+    bytes: Vec<u8>,
+    file: Option<File>,
+) -> Result<(), String> {
+    body.send(bytes).await.map_err(|e| e.to_string())?;
+    let Some(mut file) = file else {
+        return Ok(());
+    };
+    loop {
+        let mut chunk = vec![0; FILE_CHUNK];
+        let n = file
+            .read(&mut chunk)
+            .map_err(|e| format!("reading the file: {e}"))?;
+        if n == 0 {
+            return Ok(());
+        }
+        chunk.truncate(n);
+        body.send(chunk).await.map_err(|e| e.to_string())?;
+    }
+}
+
 async fn handle_request(request: IncomingRequest) -> Result<Response, ApiError> {
     let method = request.method().to_string();
+    let if_none_match = header(&request, "if-none-match");
     let path_and_query = request.path_with_query().unwrap_or_else(|| "/".into());
     let (path, query) = path_and_query
         .split_once('?')
@@ -83,6 +122,7 @@ async fn handle_request(request: IncomingRequest) -> Result<Response, ApiError> 
         Route::Examples => Ok(examples(&settings()?)),
         Route::Example(name) => example(&settings()?, &name),
         Route::Models => Ok(models(&settings()?)),
+        Route::File(file) => static_file(&settings()?, &file, if_none_match.as_deref()),
         Route::Warm => {
             let settings = settings()?;
             let name = api::warm_query(query)?;
@@ -107,12 +147,18 @@ async fn handle_request(request: IncomingRequest) -> Result<Response, ApiError> 
 fn requested_model(settings: &Settings, requested: Option<&str>) -> Result<Rc<Model>, ApiError> {
     let name = requested.unwrap_or(&settings.model);
     if name != settings.model && !inference::has_read(name) {
-        let served = model::served(settings);
-        if !served.iter().any(|s| s == name) {
-            return Err(ApiError::model_not_found(name, served));
-        }
+        check_served(settings, name)?;
     }
     inference::model(settings, name).map_err(ApiError::model_unavailable)
+}
+
+/// A 404 naming the models served when this deployment does not serve `name`.
+fn check_served(settings: &Settings, name: &str) -> Result<(), ApiError> {
+    let served = model::served(settings);
+    if !served.iter().any(|s| s == name) {
+        return Err(ApiError::model_not_found(name, served));
+    }
+    Ok(())
 }
 
 /// `GET /models`: every model served, with what a client needs to call it.
@@ -278,21 +324,30 @@ fn page() -> Response {
     Response::new(200)
         .header("content-type", "text/html; charset=utf-8")
         .header("cache-control", "no-cache")
-        // Everything the page needs is in it or on this origin.
+        // Everything the page needs is in it or on this origin. Private
+        // mode imports this origin's module scripts, compiles WebAssembly
+        // and starts workers (onnxruntime-web's threads, some from blobs).
         .header(
             "content-security-policy",
-            "default-src 'self'; img-src 'self' blob: data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'",
+            "default-src 'self'; img-src 'self' blob: data:; style-src 'unsafe-inline'; \
+             script-src 'self' 'unsafe-inline' 'wasm-unsafe-eval'; worker-src 'self' blob:; \
+             connect-src 'self'",
         )
+        // Cross-origin isolated, so SharedArrayBuffer exists and
+        // onnxruntime-web can run on several threads.
+        .header("cross-origin-opener-policy", "same-origin")
+        .header("cross-origin-embedder-policy", "require-corp")
         .body(PAGE)
+}
+
+/// A path under the models folder.
+fn in_models_dir(settings: &Settings, path: &str) -> String {
+    format!("{}/{path}", settings.models_dir.trim_end_matches('/'))
 }
 
 /// The folder of example photos, beside the model folders.
 fn examples_dir(settings: &Settings) -> String {
-    format!(
-        "{}{}",
-        settings.models_dir.trim_end_matches('/'),
-        api::EXAMPLES_PATH
-    )
+    in_models_dir(settings, api::EXAMPLES_PATH.trim_start_matches('/'))
 }
 
 /// The example photos' names; none when the folder is not mounted.
@@ -309,10 +364,60 @@ fn example(settings: &Settings, name: &str) -> Result<Response, ApiError> {
     let media_type = api::example_type(name).unwrap_or("application/octet-stream");
     let bytes = std::fs::read(format!("{}/{name}", examples_dir(settings)))
         .map_err(|_| ApiError::new(404, "not_found", format!("no example photo {name}")))?;
-    Ok(cors(Response::new(200))
-        .header("content-type", media_type)
+    Ok(file_headers(Response::new(200), media_type)
         .header("cache-control", "public, max-age=3600")
         .body(bytes))
+}
+
+/// A file of the models folder (private mode's, or a served model's): a 304
+/// when `if-none-match` names its current ETag, else the file, streamed.
+fn static_file(
+    settings: &Settings,
+    file: &StaticFile,
+    if_none_match: Option<&str>,
+) -> Result<Response, ApiError> {
+    if let Some(model) = &file.model {
+        check_served(settings, model)?;
+    }
+    let path = in_models_dir(settings, &file.path);
+    // The length and time of the file opened, so the ETag is that of the
+    // bytes sent even if a build replaces the file meanwhile.
+    let (opened, metadata) = File::open(&path)
+        .and_then(|f| f.metadata().map(|m| (f, m)))
+        .ok()
+        .filter(|(_, m)| m.is_file())
+        .ok_or_else(|| file.missing(&path))?;
+    let modified = metadata.modified().ok();
+    let since_epoch = modified.and_then(|t| t.duration_since(UNIX_EPOCH).ok());
+    let etag = api::etag(
+        metadata.len(),
+        since_epoch.map_or(0, |d| d.as_nanos() as u64),
+    );
+    let current = if_none_match.is_some_and(|tags| api::etag_matches(tags, &etag));
+    let response = file_headers(
+        Response::new(if current { 304 } else { 200 }),
+        file.content_type,
+    )
+    .header("cache-control", file.cache_control)
+    .header("etag", etag);
+    if current {
+        return Ok(response);
+    }
+    let mut response = response.header("content-length", metadata.len().to_string());
+    response.file = Some(opened);
+    Ok(response)
+}
+
+/// Headers of a file pages may load from any origin: readable with CORS,
+/// loadable by a cross-origin isolated page (CORP; COEP for the worker
+/// scripts such a page starts), and of the type it is said to be, never
+/// sniffed.
+fn file_headers(response: Response, content_type: &str) -> Response {
+    cors(response)
+        .header("content-type", content_type)
+        .header("cross-origin-resource-policy", "cross-origin")
+        .header("cross-origin-embedder-policy", "require-corp")
+        .header("x-content-type-options", "nosniff")
 }
 
 /// Headers every answer carries so pages on other origins can call the API.

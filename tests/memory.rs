@@ -5,7 +5,9 @@
 
 mod common;
 
-use common::{component, portable_component, python, root, Request, Server, ServerConfig};
+use common::{
+    component, models_dir, portable_component, python, root, Request, Server, ServerConfig,
+};
 use image::codecs::jpeg::JpegEncoder;
 use image::codecs::png::{CompressionType, FilterType, PngEncoder};
 use image::{ExtendedColorType, ImageEncoder};
@@ -87,18 +89,26 @@ fn largest_rotated_jpeg() -> Vec<u8> {
     jpeg
 }
 
+/// A server that takes one request at a time, so every request runs in the
+/// same instance.
+fn one_instance_server() -> Server {
+    Server::start(ServerConfig {
+        args: vec!["--max-in-flight".into(), "1".into()],
+        ..ServerConfig::default()
+    })
+}
+
+/// The instance's linear memory, as `/warm` reports it.
+fn memory_bytes(server: &Server) -> u64 {
+    let warm = server.request(Request::get("/warm")).json();
+    warm["memory_bytes"].as_u64().expect("memory_bytes")
+}
+
 #[test]
 fn the_largest_accepted_images_fit_under_the_ceiling() {
     let ceiling = detector_ceiling();
-    // One request at a time, so every request runs in the same instance.
-    let server = Server::start(ServerConfig {
-        args: vec!["--max-in-flight".into(), "1".into()],
-        ..ServerConfig::default()
-    });
-    let memory = || -> u64 {
-        let warm = server.request(Request::get("/warm")).json();
-        warm["memory_bytes"].as_u64().expect("memory_bytes")
-    };
+    let server = one_instance_server();
+    let memory = || memory_bytes(&server);
     let idle = memory();
 
     // The JPEG first, so its own peak is measured: it is decoded at 1/8
@@ -159,14 +169,10 @@ fn a_progressive_32_megapixel_jpeg_fits_under_the_ceiling() {
     assert!(jpeg.len() < 5 * MIB as usize, "{} bytes", jpeg.len());
 
     let ceiling = detector_ceiling();
-    let server = Server::start(ServerConfig {
-        args: vec!["--max-in-flight".into(), "1".into()],
-        ..ServerConfig::default()
-    });
+    let server = one_instance_server();
     let r = server.post_image("/predict", "image/jpeg", jpeg);
     assert_eq!(r.status, 200, "{}", r.text());
-    let warm = server.request(Request::get("/warm")).json();
-    let memory = warm["memory_bytes"].as_u64().expect("memory_bytes");
+    let memory = memory_bytes(&server);
     println!(
         "linear memory after a 8000x4000 progressive 4:4:4 JPEG: {} MiB; ceiling {} MiB",
         memory / MIB,
@@ -178,4 +184,29 @@ fn a_progressive_32_megapixel_jpeg_fits_under_the_ceiling() {
         "{} MiB",
         memory / MIB
     );
+}
+
+/// A model's weights are streamed to the browser a chunk at a time: serving
+/// NanoDet's several MB twice leaves the instance's memory where it was,
+/// where reading the file whole would grow it by the file's size.
+#[test]
+fn serving_a_model_file_keeps_memory_flat() {
+    let onnx = std::fs::read(models_dir().join("nanodet/model.onnx")).unwrap();
+    let size = onnx.len() as u64;
+    assert!(size > 4 * MIB, "{size} bytes");
+    let server = one_instance_server();
+    let before = memory_bytes(&server);
+    for _ in 0..2 {
+        let r = server.request(Request::get("/models/nanodet/model.onnx"));
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert!(r.body == onnx, "the body is not the model's bytes");
+    }
+    let after = memory_bytes(&server);
+    println!(
+        "linear memory: {} KiB before and {} KiB after serving a {} KiB model.onnx twice",
+        before / 1024,
+        after / 1024,
+        size / 1024
+    );
+    assert!(after - before < size / 4, "{before} -> {after} bytes");
 }

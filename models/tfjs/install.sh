@@ -7,13 +7,4 @@
 set -euo pipefail
 . "$(dirname "$0")/../../scripts/lib.sh"
 
-lock="$ROOT/models/tfjs/package-lock.json"
-dest="$CACHE/tfjs-$(hash_inputs "$lock")"
-if [ ! -f "$dest/node_modules/@tensorflow/tfjs/package.json" ]; then
-    log "installing TensorFlow.js (npm @tensorflow/tfjs, about 300 MB)"
-    rm -rf "$dest.tmp" && mkdir -p "$dest.tmp"
-    cp "$ROOT/models/tfjs/package.json" "$lock" "$dest.tmp/"
-    (cd "$dest.tmp" && npm ci --silent --no-audit --no-fund --ignore-scripts) >&2
-    rm -rf "$dest" && mv "$dest.tmp" "$dest"
-fi
-echo "$dest/node_modules"
+npm_cached "$ROOT/models/tfjs" tfjs "TensorFlow.js (npm @tensorflow/tfjs, about 300 MB)"

@@ -6,7 +6,7 @@
 // BASE_URL: the running server; PHOTO: uploaded through the file picker;
 // ROTATED_PHOTO: a JPEG with an EXIF orientation, dropped on the drop zone;
 // SCREENSHOT: where to save a PNG of the page showing PHOTO's detections.
-import { chromium } from "playwright-core";
+import { launchChromium } from "./chromium.mjs";
 import { readFileSync } from "node:fs";
 import { basename } from "node:path";
 
@@ -16,12 +16,7 @@ if (!screenshot) {
   process.exit(2);
 }
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  // This machine has no network beyond loopback: keep Chromium from trying.
-  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
+const browser = await launchChromium();
 const seen = {};
 try {
   const page = await browser.newPage({ viewport: { width: 1000, height: 900 } });

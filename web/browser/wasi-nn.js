@@ -137,6 +137,12 @@ export function createWasiNn({ ort, models = {}, sessionOptions = {}, fetch: fet
         }
         feeds[name] = tensor.toOrt();
       }
+      // A missing input is the caller's mistake, like an unknown one, not
+      // the engine's: onnxruntime-web would fail the run with it.
+      const missing = this.#session.inputNames.filter((name) => !Object.hasOwn(feeds, name));
+      if (missing.length > 0) {
+        fail("invalid-argument", `no tensor given for the graph's input ${missing.map((n) => `'${n}'`).join(", ")}`);
+      }
       let results;
       try {
         results = await this.#session.run(feeds);
@@ -168,17 +174,30 @@ export function createWasiNn({ ort, models = {}, sessionOptions = {}, fetch: fet
 
   /** The bytes of a `models` entry: a URL, bytes, or a function giving either. */
   async function modelBytes(name, entry) {
-    const source = typeof entry === "function" ? await entry(name) : entry;
+    // Every failure here is a wasi:nn error: jco turns a thrown `Error`
+    // without a payload into a trap of the whole component, not an error
+    // the component can answer with.
+    let source;
+    try {
+      source = typeof entry === "function" ? await entry(name) : entry;
+    } catch (e) {
+      fail("not-found", `model '${name}' could not be obtained: ${messageOf(e)}`);
+    }
     if (source instanceof Uint8Array) return source;
     if (source instanceof ArrayBuffer) return new Uint8Array(source);
+    const fetchFailed = (why) => fail("not-found", `model '${name}' could not be fetched from ${source}: ${why}`);
     let response;
     try {
       response = await fetchFn(source);
     } catch (e) {
-      fail("not-found", `model '${name}' could not be fetched from ${source}: ${messageOf(e)}`);
+      fetchFailed(messageOf(e));
     }
-    if (!response.ok) fail("not-found", `model '${name}' could not be fetched from ${source}: HTTP ${response.status}`);
-    return new Uint8Array(await response.arrayBuffer());
+    if (!response.ok) fetchFailed(`HTTP ${response.status}`);
+    try {
+      return new Uint8Array(await response.arrayBuffer());
+    } catch (e) {
+      fetchFailed(messageOf(e));
+    }
   }
 
   const graph = {
