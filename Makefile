@@ -82,7 +82,8 @@ load: setup
 
 # The detector against the bare engines on this machine: writes BENCHMARKS.md
 # and docs/bench.svg (bench/bench.py; BENCH_ARGS=--quick for a short run).
-bench: setup
+# Private mode is measured in headless Chromium (browser-deps).
+bench: setup browser-deps
 	@bash scripts/bench.sh $(BENCH_ARGS)
 
 # The pixel kernels' tests compiled to wasm with SIMD, run by Node's WASI.

@@ -15,7 +15,9 @@ On this machine, with the same model files and the same images:
   settings (--onnx-sessions, --onnx-threads), the host's RSS;
 - the component's linear memory after one request of each image;
 - the component's size;
-- the portable build (tract inside, as Spin runs it): bench/portable.py.
+- the portable build (tract inside, as Spin runs it): bench/portable.py;
+- private mode, the component in headless Chromium on onnxruntime-web:
+  bench/private.py (bench/browser.mjs).
 
 Holds the machine's benchmark lock (/tmp/wasi-detect-bench.lock, flock)
 while it runs, so that other work taking it waits.
@@ -349,6 +351,10 @@ def run(args) -> dict:
         import portable
         results["portable"] = portable.measure(sys.modules[__name__], images, small, args)
 
+    print("[bench] private mode: onnxruntime-web alone and end to end in Chromium", file=sys.stderr)
+    import private
+    results["private"] = private.measure(sys.modules[__name__], images, args)
+
     # After our servers stopped, so that nothing else runs beside it.
     print("[bench] the Python peer (ONNX Runtime): end to end", file=sys.stderr)
     with running(Peer()) as peer:
@@ -483,7 +489,8 @@ def main(argv=None) -> int:
     p.add_argument("--seconds", type=int, default=int(os.environ.get("BENCH_SECONDS", 10)),
                    help="seconds of wrk per concurrency (default 10)")
     p.add_argument("--cold-runs", type=int, default=5)
-    p.add_argument("--quick", action="store_true", help="ONNX Runtime only")
+    p.add_argument("--quick", action="store_true",
+                   help="ONNX Runtime only, no portable build, fewer runs in the browser")
     args = p.parse_args(argv)
     with cpu_lock():
         results = run(args)

@@ -178,6 +178,9 @@ def write(r: dict, markdown: Path, svg: Path) -> None:
     if r.get("portable"):
         lines += portable_section(r)
 
+    if r.get("private"):
+        lines += private_section(r)
+
     s = r["size"]
     lines += ["", "## Size", "",
               "| artifact | bytes | gzipped | share of a 50 MB function budget |",
@@ -219,6 +222,7 @@ def targets(r: dict) -> list[str]:
     size = r["size"]["bytes"]
     rows.append(("component <= 500 KB (512,000 bytes)", f"{size:,} bytes", size <= 512_000))
     rows += portable_targets(r)
+    rows += private_targets(r)
     for name, t in r["throughput"].items():
         scaling = t["2"]["rps"] / t["1"]["rps"]
         rows.append((f"throughput scales to both cores (2 connections >= 1.8x one; "
@@ -326,3 +330,125 @@ def chart(r: dict) -> str:
         out.append(f'<text x="{label_w + w + 6:.1f}" y="{y + 16}">{value:.1f}</text>')
     out.append("</svg>")
     return "\n".join(out) + "\n"
+
+
+# Private mode: end to end over onnxruntime-web alone on the small photo.
+PRIVATE_GOAL = 1.25
+
+
+def private_runs(r: dict, model: str = "nanodet") -> list[dict]:
+    return [run for run in r["private"]["latency"] if run["model"] == model]
+
+
+def threads_label(threads: int) -> str:
+    return f"{threads} thread{'s' if threads > 1 else ''}"
+
+
+def private_targets(r: dict) -> list[tuple[str, str, bool]]:
+    if not r.get("private"):
+        return []
+    rows = []
+    for run in private_runs(r):
+        small = next(iter(run["e2e"]))
+        e, o = run["e2e"][small]["p50"], run["ort"]["p50"]
+        rows.append((f"private mode: end to end p50 <= {PRIVATE_GOAL}x onnxruntime-web alone, "
+                     f"{small}, {threads_label(run['threads'])}",
+                     f"{e / o:.2f}x ({e:.1f} / {o:.1f} ms)", e / o <= PRIVATE_GOAL))
+    return rows
+
+
+def overhead_parts(run: dict) -> tuple[float, list[tuple[str, float]]]:
+    """Where end to end's time over onnxruntime-web alone goes, small photo:
+    the component's steps (medians), the inference step beyond the engine's
+    own time, and what is outside the component (p50 less its steps)."""
+    small = next(iter(run["e2e"]))
+    e = run["e2e"][small]
+    steps = e["steps"]
+    get = lambda *names: sum(steps.get(n, 0.0) for n in names)  # noqa: E731
+    parts = [
+        ("decoding and the letterbox in the component (decode, EXIF, letterbox, tensor)",
+         get("body", "decode", "orient", "letterbox", "tensor")),
+        ("the tensor's copies between the component and JavaScript (copy-in, copy-out)",
+         get("copy-in", "copy-out")),
+        ("the inference step beyond onnxruntime-web alone (the shim, JSPI)",
+         get("inference") - run["ort"]["p50"]),
+        ("post-processing and JSON", get("postprocess", "json")),
+        ("outside the component (the Blob's bytes, the in-memory HTTP request, jco)",
+         e["p50"] - sum(steps.get(n, 0.0) for n in STEP_NAMES)),
+    ]
+    return e["p50"] - run["ort"]["p50"], sorted(parts, key=lambda p: -p[1])
+
+
+def private_section(r: dict) -> list[str]:
+    p = r["private"]
+    lines = ["", "## Private mode (in the browser)", "",
+             "The component itself in the visitor's page: transpiled by jco (JSPI), its",
+             f"wasi:nn on onnxruntime-web {p['onnxruntime_web']} (the wasm SIMD and threads build),",
+             f"in headless Chromium {p['chromium']} on this machine ({p['cores']} cores), from the",
+             "server's own files (`bench/private.py`, `bench/browser.mjs`). onnxruntime-web",
+             "alone: the served build and model in a cross-origin isolated page of the server,",
+             "default session options (the shim's), on the small photo's input tensor (the",
+             "reference letterbox), after warm-up. End to end: `detector.detect(blob)`, the",
+             "photo's bytes as a Blob to `/predict`'s JSON, after warm-up. Each thread",
+             "setting in its own pages (onnxruntime-web takes it once per page), the two timed",
+             "in turns. Ratio: p50 over onnxruntime-web alone's, same model and threads.", "",
+             "| model | threads | what | n | p50 | p90 | inference step (median) | ratio (p50) |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for run in p["latency"]:
+        o = run["ort"]
+        head = f"| {run['model']} | {run['threads']} |"
+        lines.append(f"{head} onnxruntime-web alone | {o['n']} | {ms(o['p50'])} | {ms(o['p90'])} "
+                     f"| | 1.00 |")
+        for image, e in run["e2e"].items():
+            lines.append(f"{head} end to end, {image} | {e['n']} | {ms(e['p50'])} | {ms(e['p90'])} "
+                         f"| {ms(e['steps'].get('inference', float('nan')))} "
+                         f"| {e['p50'] / o['p50']:.2f} |")
+
+    runs = private_runs(r)
+    lines += ["", "What limits the ratio, small photo:"]
+    for run in runs:
+        over, parts = overhead_parts(run)
+        listed = "; ".join(f"{what} {ms(v)}" for what, v in parts)
+        lines += ["", f"- {threads_label(run['threads'])}: end to end is {ms(over)} ms over "
+                  f"onnxruntime-web alone: {listed}."]
+
+    columns = [(run, image) for run in runs for image in run["e2e"]]
+    lines += ["", "Where the time goes: medians of the component's steps (`detector.lastTiming`,",
+              "its `Server-Timing`), NanoDet.", "",
+              "| step | " + " | ".join(f"{threads_label(run['threads'])}, {image}"
+                                      for run, image in columns) + " |",
+              "| --- |" + " --- |" * len(columns)]
+    for step in STEP_NAMES:
+        if any(step in run["e2e"][image]["steps"] for run, image in columns):
+            cells = [ms(run["e2e"][image]["steps"].get(step, float("nan"))) for run, image in columns]
+            lines.append(f"| {STEP_NAMES[step]} | " + " | ".join(cells) + " |")
+    inside = [sum(run["e2e"][image]["steps"].get(s, 0.0) for s in STEP_NAMES) for run, image in columns]
+    lines.append("| **inside the component** | " + " | ".join(ms(v) for v in inside) + " |")
+    lines.append("| outside it (p50 less the steps) | " + " | ".join(
+        ms(run["e2e"][image]["p50"] - v) for (run, image), v in zip(columns, inside)) + " |")
+    lines.append("| **end to end, p50** | " + " | ".join(
+        ms(run["e2e"][image]["p50"]) for run, image in columns) + " |")
+    lines.append("| onnxruntime-web alone, p50 | " + " | ".join(
+        ms(run["ort"]["p50"]) for run, _ in columns) + " |")
+
+    first, second = p["visits"]
+    lines += ["", "First visit, with an empty cache, and the second (the page reloaded in the same",
+              f"profile, a disk cache as a visitor's), {threads_label(first['threads'])}:",
+              "time from `import()` of `/wasi-detect.js` to `load()` resolved (the model fetched,",
+              "its session made and run once), and what came over the network per file (the",
+              "bytes received, headers included; a cache hit is 0, a revalidation a 304).", "",
+              "| | first visit | second visit |", "| --- | --- | --- |",
+              f"| `import()` to `load()` resolved, ms | {ms(first['ms'])} | {ms(second['ms'])} |",
+              f"| of which `import()`, ms | {ms(first['import_ms'])} | {ms(second['import_ms'])} |",
+              f"| of which the model's load (`load` step), ms | {ms(first['steps'].get('load', 0.0))} "
+              f"| {ms(second['steps'].get('load', 0.0))} |",
+              f"| of which its first run (`inference` step), ms | "
+              f"{ms(first['steps'].get('inference', 0.0))} | {ms(second['steps'].get('inference', 0.0))} |",
+              f"| **bytes over the network** | {first['bytes']:,} | {second['bytes']:,} |"]
+    for path in dict.fromkeys(f["path"] for v in (first, second) for f in v["files"]):
+        cells = []
+        for v in (first, second):
+            got = [f for f in v["files"] if f["path"] == path]
+            cells.append(", ".join(f"{f['bytes']:,} ({f['status']})" for f in got))
+        lines.append(f"| `{path}` | " + " | ".join(cells) + " |")
+    return lines
