@@ -34,10 +34,11 @@ examples:
 
 # Private mode's files (scripts/build-browser.sh): the component transpiled by
 # jco for the browser, the wasi:nn shim on onnxruntime-web, bundled into
-# models/browser/, which the component serves.
+# models/browser/, which the component serves; and a .gz beside each, and
+# beside each model's model.onnx, for browsers that take gzip.
 browser: component
 	@bash scripts/build-browser.sh >/dev/null
-	@du -cb models/browser/*/* | tail -1 | cut -f1 | xargs -I{} echo "private mode: models/browser/ ({} bytes)"
+	@echo "private mode: models/browser/ ($$(du -cb --exclude='*.gz' models/browser/*/* | tail -1 | cut -f1) bytes, $$(du -cb models/browser/*/*.gz | tail -1 | cut -f1) gzipped)"
 
 # Headless Chromium and playwright-core for the page's browser test.
 browser-deps:

@@ -323,12 +323,88 @@ fn static_file(path: &str) -> Option<StaticFile> {
     })
 }
 
-/// A file's ETag from its length and modification time (nanoseconds since
-/// the Unix epoch, which fit 64 bits until 2554), which the file system
-/// keeps: no hashing of its bytes in every request, and a rebuilt file gets
-/// a new one.
-pub fn etag(len: u64, modified_nanos: u64) -> String {
-    format!("\"{len:x}-{modified_nanos:x}\"")
+/// How a file's bytes are sent: as they are, or the gzip file the build
+/// wrote beside it (`<file>.gz`), with `content-encoding: gzip`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Coding {
+    Identity,
+    Gzip,
+}
+
+/// A file's ETag from the length and modification time (nanoseconds since
+/// the Unix epoch, which fit 64 bits until 2554) of the file sent, which the
+/// file system keeps: no hashing of its bytes in every request, and a
+/// rebuilt file gets a new one. The gzip file's tag ends in `-gz`, so it
+/// never names the plain file's bytes.
+pub fn etag(len: u64, modified_nanos: u64, coding: Coding) -> String {
+    let suffix = match coding {
+        Coding::Identity => "",
+        Coding::Gzip => "-gz",
+    };
+    format!("\"{len:x}-{modified_nanos:x}{suffix}\"")
+}
+
+/// Whether a request's `accept-encoding` lets a file be sent gzipped (RFC
+/// 9110, 12.5.3): `gzip` (or `x-gzip`), else `*`, with a weight above 0, and
+/// `identity` (else `*`) not preferred to it. Codings are case-insensitive;
+/// a coding listed twice counts with its lowest weight; an item with a
+/// malformed weight or another parameter counts as absent. Without the
+/// header, or with an empty one, the file is sent as it is.
+pub fn accepts_gzip(accept_encoding: Option<&str>) -> bool {
+    let (mut gzip, mut identity, mut any) = (None, None, None);
+    for item in accept_encoding.unwrap_or("").split(',') {
+        let (coding, weight) = match item.split_once(';') {
+            Some((coding, params)) => (coding, weight(params)),
+            None => (item, Some(1000)),
+        };
+        let Some(weight) = weight else {
+            continue;
+        };
+        let coding = coding.trim();
+        let is = |name: &str| coding.eq_ignore_ascii_case(name);
+        let listed = if is("gzip") || is("x-gzip") {
+            &mut gzip
+        } else if is("identity") {
+            &mut identity
+        } else if is("*") {
+            &mut any
+        } else {
+            continue;
+        };
+        *listed = Some(listed.map_or(weight, |w: u16| w.min(weight)));
+    }
+    let gzip = gzip.or(any).unwrap_or(0);
+    gzip > 0 && identity.or(any).is_none_or(|identity| gzip >= identity)
+}
+
+/// The weight of an `accept-encoding` item from its parameters (after its
+/// `;`), in thousandths (`q=0.5` is 500), if they are a `q` whose value is a
+/// qvalue: `0` to `1` with up to three decimals.
+fn weight(params: &str) -> Option<u16> {
+    let (name, value) = params.split_once('=')?;
+    if !name.trim().eq_ignore_ascii_case("q") {
+        return None;
+    }
+    let (&whole, rest) = value.trim().as_bytes().split_first()?;
+    let decimals = match rest {
+        [] => rest,
+        [b'.', decimals @ ..] if decimals.len() <= 3 => decimals,
+        _ => return None,
+    };
+    // "5" is 500 thousandths, "05" 50.
+    let mut thousandths = 0;
+    for i in 0..3 {
+        let digit = decimals.get(i).copied().unwrap_or(b'0');
+        if !digit.is_ascii_digit() {
+            return None;
+        }
+        thousandths = thousandths * 10 + u16::from(digit - b'0');
+    }
+    match whole {
+        b'0' => Some(thousandths),
+        b'1' if thousandths == 0 => Some(1000),
+        _ => None,
+    }
 }
 
 /// Whether an `if-none-match` header names `etag` (or is `*`): then the
@@ -854,10 +930,20 @@ mod tests {
 
     #[test]
     fn etags_and_if_none_match() {
-        let tag = etag(8_123_456, 1_700_000_000_123_456_789);
+        let tag = etag(8_123_456, 1_700_000_000_123_456_789, Coding::Identity);
         assert_eq!(tag, "\"7bf440-17979cfe3d85cd15\"");
-        assert_ne!(tag, etag(8_123_456, 1_700_000_000_123_456_790));
-        assert_ne!(tag, etag(8_123_457, 1_700_000_000_123_456_789));
+        assert_ne!(
+            tag,
+            etag(8_123_456, 1_700_000_000_123_456_790, Coding::Identity)
+        );
+        assert_ne!(
+            tag,
+            etag(8_123_457, 1_700_000_000_123_456_789, Coding::Identity)
+        );
+        let gz = etag(8_123_456, 1_700_000_000_123_456_789, Coding::Gzip);
+        assert_eq!(gz, "\"7bf440-17979cfe3d85cd15-gz\"");
+        assert!(!etag_matches(&gz, &tag) && !etag_matches(&tag, &gz));
+        assert!(etag_matches(&format!("\"x\", {gz}"), &gz));
         for header in [
             tag.as_str(),
             "*",
@@ -876,6 +962,93 @@ mod tests {
             "\"7bf440-17979cfe3d85cd15\"x",
         ] {
             assert!(!etag_matches(header, &tag), "{header}");
+        }
+    }
+
+    #[test]
+    fn accept_encoding_says_whether_gzip_may_be_sent() {
+        for header in [
+            "gzip",
+            "gzip, br",
+            "gzip, deflate, br, zstd",
+            "br;q=1.0, gzip;q=0.8, *;q=0.1",
+            "GZIP",
+            " gzip ; q=0.001 ",
+            "gzip;Q=1",
+            "gzip;q=1.000",
+            "gzip;q=0.5",
+            "x-gzip",
+            "*",
+            "br, *;q=0.5",
+            "gzip;q=0.5, identity;q=0.5",
+            "identity;q=0.5, gzip",
+            "gzip;q=1, identity;q=0",
+            "br;q=oops, gzip",
+            "identity;q=2, gzip",
+            "deflate,gzip",
+        ] {
+            assert!(accepts_gzip(Some(header)), "{header:?}");
+        }
+        for header in [
+            "",
+            " ",
+            "identity",
+            "br",
+            "br, deflate",
+            "gzip;q=0",
+            "gzip;q=0.0",
+            "gzip;q=0.000",
+            "gzip; q=0, *",
+            "*;q=0",
+            "*;q=0, identity",
+            "gzip, gzip;q=0",
+            "gzip;q=0.5, identity",
+            "gzip;q=0.5, *",
+            "gzip;q=0.4, identity;q=0.5",
+            "gzips",
+            "gzip;q=",
+            "gzip;q=2",
+            "gzip;q=1.5",
+            "gzip;q=0.0001",
+            "gzip;q=.5",
+            "gzip;q=0.5x",
+            "gzip;q=-0",
+            "gzip;level=9",
+            "gzip;q=1;q=1",
+            "gzip;",
+            "gzip/1",
+        ] {
+            assert!(!accepts_gzip(Some(header)), "{header:?}");
+        }
+        assert!(!accepts_gzip(None));
+    }
+
+    #[test]
+    fn weights_are_thousandths() {
+        for (param, thousandths) in [
+            ("q=1", 1000),
+            ("q=1.", 1000),
+            ("q=0", 0),
+            ("q=0.5", 500),
+            ("q=0.05", 50),
+            ("q=0.005", 5),
+            ("q=0.123", 123),
+            (" Q = 0.9 ", 900),
+        ] {
+            assert_eq!(weight(param), Some(thousandths), "{param}");
+        }
+        for param in [
+            "q=1.001",
+            "q=01",
+            "q=",
+            "q",
+            "",
+            "x=1",
+            "q=0.1234",
+            "q=1e0",
+            "q=0.5;q=1",
+        ] {
+            assert_eq!(weight(param), None, "{param}");
         }
     }
 

@@ -112,6 +112,7 @@ async fn write_body<E: std::fmt::Display>(
 async fn handle_request(request: IncomingRequest) -> Result<Response, ApiError> {
     let method = request.method().to_string();
     let if_none_match = header(&request, "if-none-match");
+    let accepts_gzip = api::accepts_gzip(list_header(&request, "accept-encoding").as_deref());
     let path_and_query = request.path_with_query().unwrap_or_else(|| "/".into());
     let (path, query) = path_and_query
         .split_once('?')
@@ -122,7 +123,9 @@ async fn handle_request(request: IncomingRequest) -> Result<Response, ApiError> 
         Route::Examples => Ok(examples(&settings()?)),
         Route::Example(name) => example(&settings()?, &name),
         Route::Models => Ok(models(&settings()?)),
-        Route::File(file) => static_file(&settings()?, &file, if_none_match.as_deref()),
+        Route::File(file) => {
+            static_file(&settings()?, &file, if_none_match.as_deref(), accepts_gzip)
+        }
         Route::Warm => {
             let settings = settings()?;
             let name = api::warm_query(query)?;
@@ -196,6 +199,17 @@ fn header(request: &IncomingRequest, name: &str) -> Option<String> {
     values
         .first()
         .and_then(|v| String::from_utf8(v.clone()).ok())
+}
+
+/// A header that is a comma-separated list, whose items may come in several
+/// fields: all of them, joined.
+fn list_header(request: &IncomingRequest, name: &str) -> Option<String> {
+    let values = request.headers().get(name);
+    let values: Vec<&str> = values
+        .iter()
+        .filter_map(|v| std::str::from_utf8(v).ok())
+        .collect();
+    (!values.is_empty()).then(|| values.join(","))
 }
 
 /// Time spent in each step, for the `server-timing` header.
@@ -370,28 +384,37 @@ fn example(settings: &Settings, name: &str) -> Result<Response, ApiError> {
 }
 
 /// A file of the models folder (private mode's, or a served model's): a 304
-/// when `if-none-match` names its current ETag, else the file, streamed.
+/// when `if-none-match` names the current ETag of what would be sent, else
+/// the file, streamed. When the client takes gzip and the build wrote
+/// `<file>.gz` from this file (not older than it), that is sent instead.
 fn static_file(
     settings: &Settings,
     file: &StaticFile,
     if_none_match: Option<&str>,
+    accepts_gzip: bool,
 ) -> Result<Response, ApiError> {
     if let Some(model) = &file.model {
         check_served(settings, model)?;
     }
     let path = in_models_dir(settings, &file.path);
-    // The length and time of the file opened, so the ETag is that of the
-    // bytes sent even if a build replaces the file meanwhile.
-    let (opened, metadata) = File::open(&path)
-        .and_then(|f| f.metadata().map(|m| (f, m)))
-        .ok()
-        .filter(|(_, m)| m.is_file())
-        .ok_or_else(|| file.missing(&path))?;
-    let modified = metadata.modified().ok();
-    let since_epoch = modified.and_then(|t| t.duration_since(UNIX_EPOCH).ok());
+    let plain = open_file(&path).ok_or_else(|| file.missing(&path))?;
+    // Never a .gz older than its file: it was written from an older build.
+    let plain_modified = modified_nanos(&plain.1);
+    let gzip = accepts_gzip
+        .then(|| open_file(&format!("{path}.gz")))
+        .flatten()
+        .filter(|(_, gz)| match (modified_nanos(gz), plain_modified) {
+            (Some(gz), Some(plain)) => gz >= plain,
+            _ => false,
+        });
+    let (coding, (opened, metadata)) = match gzip {
+        Some(gz) => (api::Coding::Gzip, gz),
+        None => (api::Coding::Identity, plain),
+    };
     let etag = api::etag(
         metadata.len(),
-        since_epoch.map_or(0, |d| d.as_nanos() as u64),
+        modified_nanos(&metadata).unwrap_or(0),
+        coding,
     );
     let current = if_none_match.is_some_and(|tags| api::etag_matches(tags, &etag));
     let response = file_headers(
@@ -399,13 +422,37 @@ fn static_file(
         file.content_type,
     )
     .header("cache-control", file.cache_control)
-    .header("etag", etag);
+    .header("etag", etag)
+    // Whether the answer is gzip depends on accept-encoding.
+    .header("vary", "accept-encoding");
+    let response = match coding {
+        api::Coding::Gzip => response.header("content-encoding", "gzip"),
+        api::Coding::Identity => response,
+    };
     if current {
         return Ok(response);
     }
     let mut response = response.header("content-length", metadata.len().to_string());
     response.file = Some(opened);
     Ok(response)
+}
+
+/// A regular file opened, with the length and time of that file, so an
+/// ETag is that of the bytes sent even if a build replaces the file
+/// meanwhile.
+fn open_file(path: &str) -> Option<(File, std::fs::Metadata)> {
+    File::open(path)
+        .and_then(|f| f.metadata().map(|m| (f, m)))
+        .ok()
+        .filter(|(_, m)| m.is_file())
+}
+
+/// A file's modification time in nanoseconds since the Unix epoch, when the
+/// file system says.
+fn modified_nanos(metadata: &std::fs::Metadata) -> Option<u64> {
+    let modified = metadata.modified().ok()?;
+    let since_epoch = modified.duration_since(UNIX_EPOCH).ok()?;
+    Some(since_epoch.as_nanos() as u64)
 }
 
 /// Headers of a file pages may load from any origin: readable with CORS,

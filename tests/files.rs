@@ -3,13 +3,20 @@
 //! mode's build outputs (`GET /wasi-detect.js`, `GET /browser/<dir>/<file>`)
 //! and the served models' own files (`GET /models/<name>/<file>`), with
 //! their types, caching, ETags and the headers a cross-origin isolated page
-//! needs; and the page itself, cross-origin isolated.
+//! needs; the gzip file the build writes beside each, sent to clients that
+//! take gzip; and the page itself, cross-origin isolated.
 
 mod common;
 
 use common::{Request, Response, Server, ServerConfig, TempModels};
+use flate2::read::GzDecoder;
+use flate2::write::GzEncoder;
+use flate2::Compression;
 use serde_json::json;
+use std::io::{Read, Write};
+use std::path::Path;
 use std::sync::OnceLock;
+use std::time::{Duration, SystemTime};
 
 const JS: &str = "text/javascript; charset=utf-8";
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
@@ -37,7 +44,18 @@ fn setup() -> &'static (TempModels, Server) {
             .write("browser/abc123/ort.wasm.min.mjs", "export default 1;\n")
             .write("browser/abc123/notes.html", "<p>not a type served</p>")
             .write("browser/abc123/.hidden.js", "hidden")
-            .write("browser/abc123/deeper/y.js", "too deep");
+            .write("browser/abc123/deeper/y.js", "too deep")
+            // A .gz without its file is never served.
+            .write("browser/abc123/only.js.gz", gzip(b"export {};\n"));
+        // The build's .gz files, written after their files (x.wasm has none;
+        // the model's is in a test of its own, whose folder is removed after).
+        for file in [
+            "browser/wasi-detect.js",
+            "browser/abc123/detector.js",
+            "nanodet/labels.txt",
+        ] {
+            write_gz(&models.0.join(file));
+        }
         let server = Server::start(ServerConfig {
             preload: false,
             models: Some(models.0.clone()),
@@ -56,6 +74,40 @@ fn file_bytes(path: &str) -> Vec<u8> {
     std::fs::read(setup().0 .0.join(path)).unwrap()
 }
 
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    // The fastest level: the tests are about serving, not the ratio.
+    let mut encoder = GzEncoder::new(Vec::new(), Compression::fast());
+    encoder.write_all(bytes).unwrap();
+    encoder.finish().unwrap()
+}
+
+fn gunzip(bytes: &[u8], what: &str) -> Vec<u8> {
+    let mut out = Vec::new();
+    GzDecoder::new(bytes)
+        .read_to_end(&mut out)
+        .unwrap_or_else(|e| panic!("{what}: the body is not gzip: {e}"));
+    out
+}
+
+/// Writes `<file>.gz` beside `file`, as the build does.
+fn write_gz(file: &Path) {
+    let mut gz = file.as_os_str().to_owned();
+    gz.push(".gz");
+    std::fs::write(gz, gzip(&std::fs::read(file).unwrap())).unwrap();
+}
+
+/// Sets a file's modification time.
+fn set_modified(file: &Path, time: SystemTime) {
+    let f = std::fs::File::options().write(true).open(file).unwrap();
+    f.set_modified(time).unwrap();
+}
+
+fn get_gzip(path: &str, accept_encoding: &str) -> Response {
+    setup()
+        .1
+        .request(Request::get(path).header("accept-encoding", accept_encoding))
+}
+
 /// Checks the headers every served file carries, and returns its ETag.
 fn assert_file_headers(r: &Response, what: &str) -> String {
     for (name, value) in [
@@ -63,6 +115,7 @@ fn assert_file_headers(r: &Response, what: &str) -> String {
         ("cross-origin-resource-policy", "cross-origin"),
         ("cross-origin-embedder-policy", "require-corp"),
         ("x-content-type-options", "nosniff"),
+        ("vary", "accept-encoding"),
     ] {
         assert_eq!(r.header(name), Some(value), "{what}: {name}");
     }
@@ -82,6 +135,7 @@ fn assert_file_headers(r: &Response, what: &str) -> String {
 fn assert_served(path: &str, file: &str, content_type: &str, cache_control: &str) {
     let r = get(path);
     assert_eq!(r.status, 200, "{path}: {}", r.text());
+    assert_eq!(r.header("content-encoding"), None, "{path}");
     assert_eq!(r.header("content-type"), Some(content_type), "{path}");
     assert_eq!(r.header("cache-control"), Some(cache_control), "{path}");
     let bytes = file_bytes(file);
@@ -192,6 +246,246 @@ fn served_models_files_are_revalidated_and_byte_identical() {
         .map(|m| m["name"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(names, ["nanodet", "centernet"]);
+}
+
+/// With `accept-encoding: gzip, br`, `path` is answered with the `.gz`
+/// beside `file`: its bytes and length, `content-encoding: gzip`, the file's
+/// type and cache-control, an ETag of its own; the same file, decompressed.
+/// Returns that ETag.
+fn assert_gzipped(path: &str, file: &str, content_type: &str, cache_control: &str) -> String {
+    let r = get_gzip(path, "gzip, br");
+    assert_eq!(r.status, 200, "{path}: {}", r.text());
+    assert_eq!(r.header("content-encoding"), Some("gzip"), "{path}");
+    assert_eq!(r.header("content-type"), Some(content_type), "{path}");
+    assert_eq!(r.header("cache-control"), Some(cache_control), "{path}");
+    let gz = file_bytes(&format!("{file}.gz"));
+    assert_eq!(
+        r.header("content-length"),
+        Some(gz.len().to_string().as_str()),
+        "{path}"
+    );
+    assert!(r.body == gz, "{path}: the body is not the .gz file's bytes");
+    assert!(
+        gunzip(&r.body, path) == file_bytes(file),
+        "{path}: the body does not decompress to the file"
+    );
+    let etag = assert_file_headers(&r, path);
+    assert!(etag.ends_with("-gz\""), "{path}: {etag}");
+    // The plain file's tag is another.
+    let plain = get(path);
+    assert_eq!(plain.header("content-encoding"), None, "{path}");
+    assert_ne!(plain.header("etag"), Some(etag.as_str()), "{path}");
+    etag
+}
+
+#[test]
+fn clients_that_take_gzip_get_the_gz_file() {
+    assert_gzipped("/wasi-detect.js", "browser/wasi-detect.js", JS, "no-cache");
+    assert_gzipped(
+        "/browser/abc123/detector.js",
+        "browser/abc123/detector.js",
+        JS,
+        IMMUTABLE,
+    );
+    assert_gzipped(
+        "/models/nanodet/labels.txt",
+        "nanodet/labels.txt",
+        "text/plain; charset=utf-8",
+        "no-cache",
+    );
+}
+
+#[test]
+fn a_models_weights_are_streamed_gzipped() {
+    let models = TempModels::new("files-model-gz");
+    models.model_from(
+        "nanodet",
+        "nanodet",
+        &["manifest.json", "labels.txt", "model.onnx"],
+    );
+    let weights = std::fs::read(models.0.join("nanodet/model.onnx")).unwrap();
+    write_gz(&models.0.join("nanodet/model.onnx"));
+    let gz = std::fs::read(models.0.join("nanodet/model.onnx.gz")).unwrap();
+    // Several MB of gzip: many chunks.
+    assert!(gz.len() > 4_000_000, "{}", gz.len());
+    let s = Server::start(ServerConfig {
+        preload: false,
+        models: Some(models.0.clone()),
+        ..ServerConfig::default()
+    });
+    let r =
+        s.request(Request::get("/models/nanodet/model.onnx").header("accept-encoding", "gzip, br"));
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.header("content-encoding"), Some("gzip"));
+    assert_eq!(r.header("content-type"), Some("application/octet-stream"));
+    assert_eq!(r.header("cache-control"), Some("no-cache"));
+    assert_eq!(
+        r.header("content-length"),
+        Some(gz.len().to_string().as_str())
+    );
+    assert!(r.body == gz, "the body is not the .gz file's bytes");
+    assert!(gunzip(&r.body, "model.onnx") == weights);
+    let etag = assert_file_headers(&r, "model.onnx");
+    let again = s.request(
+        Request::get("/models/nanodet/model.onnx")
+            .header("accept-encoding", "gzip, br")
+            .header("if-none-match", &etag),
+    );
+    assert_eq!(again.status, 304);
+    assert!(again.body.is_empty());
+}
+
+#[test]
+fn accept_encoding_is_parsed() {
+    let path = "/browser/abc123/detector.js";
+    let plain = file_bytes("browser/abc123/detector.js");
+    let gz = file_bytes("browser/abc123/detector.js.gz");
+    for header in [
+        "gzip",
+        "GZIP",
+        "deflate, gzip;q=0.5",
+        "x-gzip",
+        "*",
+        "br;q=1, gzip;q=0.1",
+    ] {
+        let r = get_gzip(path, header);
+        assert_eq!(r.header("content-encoding"), Some("gzip"), "{header}");
+        assert!(r.body == gz, "{header}");
+    }
+    for header in [
+        "",
+        "identity",
+        "gzip;q=0",
+        "gzip;q=0.000, br",
+        "br, deflate",
+        "*;q=0",
+        "gzip;q=0.5, identity",
+        "gzip;q=x",
+    ] {
+        let r = get_gzip(path, header);
+        assert_eq!(r.status, 200, "{header}");
+        assert_eq!(r.header("content-encoding"), None, "{header}");
+        assert_eq!(r.header("vary"), Some("accept-encoding"), "{header}");
+        assert!(r.body == plain, "{header}: not the plain file");
+    }
+    // The items of a list may come in several fields.
+    let r = setup().1.request(
+        Request::get(path)
+            .header("accept-encoding", "gzip")
+            .header("accept-encoding", "gzip;q=0"),
+    );
+    assert_eq!(r.header("content-encoding"), None);
+}
+
+#[test]
+fn without_a_gz_file_the_file_is_sent_as_it_is() {
+    for (path, file) in [
+        ("/browser/abc123/x.wasm", "browser/abc123/x.wasm"),
+        ("/models/nanodet/manifest.json", "nanodet/manifest.json"),
+    ] {
+        let r = get_gzip(path, "gzip, br");
+        assert_eq!(r.status, 200, "{path}: {}", r.text());
+        assert_eq!(r.header("content-encoding"), None, "{path}");
+        assert_eq!(r.header("vary"), Some("accept-encoding"), "{path}");
+        assert!(!r.header("etag").unwrap().ends_with("-gz\""), "{path}");
+        assert!(r.body == file_bytes(file), "{path}");
+    }
+    // A .gz alone is not a file, nor is a .gz a type served.
+    get_gzip("/browser/abc123/only.js", "gzip").assert_error(404, "not_found");
+    get_gzip("/browser/abc123/detector.js.gz", "gzip").assert_error(404, "not_found");
+}
+
+#[test]
+fn the_gz_files_etag_revalidates_it() {
+    let path = "/browser/abc123/detector.js";
+    let etag = assert_gzipped(path, "browser/abc123/detector.js", JS, IMMUTABLE);
+    let plain_etag = get(path).header("etag").unwrap().to_string();
+    for tags in [
+        etag.clone(),
+        format!("W/{etag}"),
+        format!("{plain_etag}, {etag}"),
+    ] {
+        let r = setup().1.request(
+            Request::get(path)
+                .header("accept-encoding", "gzip, br")
+                .header("if-none-match", &tags),
+        );
+        assert_eq!(r.status, 304, "{tags}");
+        assert!(r.body.is_empty(), "a 304 has no body");
+        assert_eq!(r.header("etag"), Some(etag.as_str()));
+        assert_eq!(r.header("content-encoding"), Some("gzip"));
+        assert_file_headers(&r, path);
+    }
+    // The tag of the other coding is not the current one.
+    let r = setup().1.request(
+        Request::get(path)
+            .header("accept-encoding", "gzip")
+            .header("if-none-match", &plain_etag),
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-encoding"), Some("gzip"));
+    let r = setup()
+        .1
+        .request(Request::get(path).header("if-none-match", &etag));
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-encoding"), None);
+    assert!(r.body == file_bytes("browser/abc123/detector.js"));
+}
+
+#[test]
+fn a_gz_file_older_than_its_file_is_never_sent() {
+    let models = TempModels::new("files-stale");
+    models.model_from("nanodet", "nanodet", &["manifest.json", "labels.txt"]);
+    let entry = models.0.join("browser/wasi-detect.js");
+    let gz = models.0.join("browser/wasi-detect.js.gz");
+    models.write(
+        "browser/wasi-detect.js",
+        "export * from './aaa/detector.js';\n",
+    );
+    write_gz(&entry);
+    let s = Server::start(ServerConfig {
+        preload: false,
+        models: Some(models.0.clone()),
+        ..ServerConfig::default()
+    });
+    let fetch = || s.request(Request::get("/wasi-detect.js").header("accept-encoding", "gzip"));
+    let first = fetch();
+    assert_eq!(first.header("content-encoding"), Some("gzip"));
+    assert_eq!(
+        gunzip(&first.body, "entry"),
+        b"export * from './aaa/detector.js';\n"
+    );
+
+    // The file rebuilt after its .gz: the .gz has the old bytes.
+    let rebuilt = "export * from './bbbbbb/detector.js';\n";
+    models.write("browser/wasi-detect.js", rebuilt);
+    let now = SystemTime::now();
+    set_modified(&gz, now - Duration::from_secs(60));
+    set_modified(&entry, now);
+    let r = fetch();
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.header("content-encoding"), None);
+    assert_eq!(r.text(), rebuilt);
+    // Older by a nanosecond is older.
+    set_modified(&gz, now - Duration::from_nanos(1));
+    assert_eq!(fetch().header("content-encoding"), None);
+
+    // As old as its file (gzip -k keeps the time): current.
+    write_gz(&entry);
+    set_modified(&gz, now);
+    let r = fetch();
+    assert_eq!(r.header("content-encoding"), Some("gzip"));
+    assert_eq!(gunzip(&r.body, "entry"), rebuilt.as_bytes());
+    let etag = r.header("etag").unwrap().to_string();
+    // A newer .gz is a new tag.
+    set_modified(&gz, now + Duration::from_secs(1));
+    let r = s.request(
+        Request::get("/wasi-detect.js")
+            .header("accept-encoding", "gzip")
+            .header("if-none-match", &etag),
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-encoding"), Some("gzip"));
 }
 
 #[test]

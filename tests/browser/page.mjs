@@ -6,7 +6,7 @@
 // BASE_URL: the running server; PHOTO: uploaded through the file picker;
 // ROTATED_PHOTO: a JPEG with an EXIF orientation, dropped on the drop zone;
 // SCREENSHOT: where to save a PNG of the page showing PHOTO's detections.
-import { launchChromium } from "./chromium.mjs";
+import { demoPage, launchChromium } from "./chromium.mjs";
 import { readFileSync } from "node:fs";
 import { basename } from "node:path";
 
@@ -26,17 +26,7 @@ try {
   page.on("console", (m) => { if (m.type() === "error" && !provoked.test(m.text())) consoleErrors.push(m.text()); });
   page.on("pageerror", (e) => consoleErrors.push(String(e)));
 
-  // Waits until the page has settled in one of `states`, and returns it.
-  const settled = async (states) => {
-    const selector = states.map((s) => `body[data-state=${s}]`).join(", ");
-    await page.waitForSelector(selector, { timeout: 60_000 });
-    return page.evaluate(() => document.body.dataset.state);
-  };
-  const detections = () => page.$$eval("#detections li[data-class]", (items) => items.map((li) => ({
-    class: li.dataset.class,
-    score: Number(li.dataset.score),
-    bbox: [li.dataset.x1, li.dataset.y1, li.dataset.x2, li.dataset.y2].map(Number),
-  })));
+  const { settled, detections } = demoPage(page);
   const boxesDrawn = () => page.$$eval("#boxes g", (g) => g.length);
   const viewBox = () => page.$eval("#boxes", (svg) => svg.getAttribute("viewBox"));
 
