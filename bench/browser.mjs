@@ -152,7 +152,7 @@ async function latency(browser, { threads, model, tensor, shape, images }) {
  * The first visit with an empty cache and the second with the cache the
  * first filled: `import()` to `load()` resolved, and what came over the
  * network per file (Network.loadingFinished's encodedDataLength: the bytes
- * received, headers included; 0 for a cache hit). A persistent profile, so
+ * received as sent, gzipped or not, headers included; 0 for a cache hit). A persistent profile, so
  * the cache is a disk cache as a visitor's: an incognito context's is in
  * memory and keeps no file over 10 MB (the model, onnxruntime-web's wasm).
  */
