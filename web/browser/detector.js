@@ -175,7 +175,9 @@ function predictQuery(options) {
 }
 
 async function bodyOf(input, type) {
-  if (input instanceof Blob) return { body: new Uint8Array(await input.arrayBuffer()), type: type ?? input.type };
+  // A Blob goes into the Request as it is: preview2-shim reads the request's
+  // body once anyway, so reading it here first was a second read and copy.
+  if (input instanceof Blob) return { body: input, type: type ?? input.type };
   if (input instanceof ArrayBuffer || ArrayBuffer.isView(input)) {
     const bytes = ArrayBuffer.isView(input)
       ? new Uint8Array(input.buffer, input.byteOffset, input.byteLength)
