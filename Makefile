@@ -83,8 +83,10 @@ load: setup
 
 # The detector against the bare engines on this machine: writes BENCHMARKS.md
 # and docs/bench.svg (bench/bench.py; BENCH_ARGS=--quick for a short run).
-# Private mode is measured in headless Chromium (browser-deps).
-bench: setup browser-deps
+# The portable build is rebuilt first (when its inputs changed), so its
+# figures are of the current code too. Private mode is measured in headless
+# Chromium (browser-deps).
+bench: setup portable browser-deps
 	@bash scripts/bench.sh $(BENCH_ARGS)
 
 # The pixel kernels' tests compiled to wasm with SIMD, run by Node's WASI.

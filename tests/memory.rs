@@ -99,8 +99,16 @@ fn one_instance_server() -> Server {
 }
 
 /// The instance's linear memory, as `/warm` reports it.
+///
+/// The host may send an answer's last bytes before its instance is back in
+/// the pool; a request that comes in at that moment gets a new instance,
+/// whose memory says nothing of the requests before. A pause on each side
+/// of `/warm` lets the instance get back first.
 fn memory_bytes(server: &Server) -> u64 {
+    let settle = || std::thread::sleep(std::time::Duration::from_millis(300));
+    settle();
     let warm = server.request(Request::get("/warm")).json();
+    settle();
     warm["memory_bytes"].as_u64().expect("memory_bytes")
 }
 
@@ -138,7 +146,9 @@ fn the_largest_accepted_images_fit_under_the_ceiling() {
     );
     assert!(after_jpeg < 48 * MIB, "{} MiB", after_jpeg / MIB);
     assert!(after_png < 48 * MIB, "{} MiB", after_png / MIB);
-    assert!(idle <= after_jpeg && after_jpeg <= after_png && after_png <= ceiling);
+    // Growth after the JPEG shows the same instance measured it; memory
+    // only grows, so the PNG's figure is of that instance too.
+    assert!(idle < after_jpeg && after_jpeg <= after_png && after_png <= ceiling);
 }
 
 /// The largest accepted image that still needs a buffer the size of the

@@ -47,8 +47,8 @@ export class DetectError extends Error {
 
 /**
  * Loads the detector: onnxruntime-web, the component, and the model
- * (`options.model`, else the server's default), and runs it once, so the
- * first `detect` is as fast as the next. Fetches each file once; the
+ * (`options.model`, else the server's default), and runs it once, so no
+ * `detect` waits for the model's load. Fetches each file once; the
  * browser's cache keeps them for the next visit.
  *
  * Options: `model`; `threads` (onnxruntime-web's threads; default: the
