@@ -59,6 +59,7 @@ test: setup portable browser-deps lint reference-test pixels-wasm fuzz-ci
 	@$(MAKE) --no-print-directory load LOAD_SECONDS=30
 
 lint:
+	python3 scripts/check-docs.py
 	cargo fmt --all --check
 	cargo fmt --manifest-path host/Cargo.toml --check
 	@bash scripts/clippy-host.sh

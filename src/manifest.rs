@@ -406,7 +406,7 @@ pub(crate) mod tests {
         "nms_iou": 0.4, "threshold": 0.2,
         "labels": {"file": "labels.txt", "count": 80}}"#;
 
-    /// A YOLO manifest as the README tells a user to write it.
+    /// A YOLO manifest as docs/models.md tells a user to write it.
     pub(crate) const YOLO: &str = r#"{
         "input": {"name": "images", "dtype": "float32", "shape": [1, 3, 640, 640],
                   "layout": "NCHW", "channels": "RGB"},

@@ -329,8 +329,8 @@ fn every_corpus_case_gets_its_status_and_the_server_stays_up() {
     assert!(server.is_running(), "the host has exited");
 }
 
-/// The README's table of the corpus, as rendered from `cases.tsv`.
-fn readme_table(cases: &[Case]) -> String {
+/// docs/hardening.md's table of the corpus, as rendered from `cases.tsv`.
+fn docs_table(cases: &[Case]) -> String {
     let mut table = String::from(
         "| case | content-type | query | status | code | what |\n| --- | --- | --- | --- | --- | --- |\n",
     );
@@ -355,11 +355,11 @@ fn readme_table(cases: &[Case]) -> String {
 }
 
 #[test]
-fn the_readme_lists_every_case_with_its_answer() {
-    let readme = std::fs::read_to_string(common::root().join("README.md")).unwrap();
-    let table = readme_table(&cases());
+fn the_hardening_page_lists_every_case_with_its_answer() {
+    let page = std::fs::read_to_string(common::root().join("docs/hardening.md")).unwrap();
+    let table = docs_table(&cases());
     assert!(
-        readme.contains(&table),
-        "README.md's corpus table is not cases.tsv's; it should read:\n\n{table}"
+        page.contains(&table),
+        "docs/hardening.md's corpus table is not cases.tsv's; it should read:\n\n{table}"
     );
 }

@@ -41,7 +41,7 @@ struct Call {
 }
 
 impl Call {
-    /// `/predict` with `options` as its query, as the README writes it
+    /// `/predict` with `options` as its query, as docs/api.md writes it
     /// (the page's detector encodes them its own way: `URLSearchParams`).
     fn path(&self) -> String {
         let mut query = vec![];

@@ -1,4 +1,4 @@
-//! A YOLO model served as README's "Your own model" tells a user to serve
+//! A YOLO model served as docs/models.md ("Your own model") tells a user to serve
 //! one: a folder with the ONNX graph Ultralytics exports, a manifest and
 //! the labels, and no Rust. No real YOLO weights can be fetched here, so the
 //! graph is one with the same interface whose boxes are planted at known
