@@ -14,7 +14,10 @@ export PORT BACKEND
 run: setup
 	@bash scripts/serve.sh
 
-setup: host model component browser examples
+# The host's build is most of a first run (8 of 10 minutes on 2 cores, all
+# CPU); the other steps are mostly downloads and run beside it.
+setup:
+	@$(MAKE) --no-print-directory -j3 host model component browser examples
 
 # The portable build for hosts without wasi-nn (Spin, Fermyon Cloud, SpinKube):
 # the detector composed with the tract-based wasi-nn provider and the settings
@@ -36,7 +39,7 @@ examples:
 # jco for the browser, the wasi:nn shim on onnxruntime-web, bundled into
 # models/browser/, which the component serves; and a .gz beside each, and
 # beside each model's model.onnx, for browsers that take gzip.
-browser: component
+browser: component model
 	@bash scripts/build-browser.sh >/dev/null
 	@echo "private mode: models/browser/ ($$(du -cb --exclude='*.gz' models/browser/*/* | tail -1 | cut -f1) bytes, $$(du -cb models/browser/*/*.gz | tail -1 | cut -f1) gzipped)"
 

@@ -33,7 +33,7 @@ key="$(hash_inputs "$ROOT"/host/Cargo.toml "$ROOT"/host/Cargo.lock "$ROOT"/host/
     "$ROOT"/host/src/*.rs "ort=$ORT_VERSION" "$(rustc -V)")"
 dest="$CACHE/host/$key"
 if [ ! -x "$dest/wasi-detect-host" ]; then
-    log "building the host (wasmtime serve + wasi-nn ONNX/OpenVINO); the first build takes 10-20 min"
+    log "building the host (wasmtime serve + wasi-nn ONNX/OpenVINO); the first build takes about 8 minutes on 2 cores"
     export ORT_LIB_LOCATION="$ort_dir" ORT_PREFER_DYNAMIC_LINK=1
     export CARGO_TARGET_DIR="$CACHE/host-target"
     cargo build --release --locked --manifest-path "$ROOT/host/Cargo.toml"
