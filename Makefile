@@ -14,10 +14,10 @@ export PORT BACKEND
 run: setup
 	@bash scripts/serve.sh
 
-# The host's build is most of a first run (8 of 10 minutes on 2 cores, all
-# CPU); the other steps are mostly downloads and run beside it.
-setup:
-	@$(MAKE) --no-print-directory -j3 host model component browser examples
+# One after the other: the host's build is 8 of a first run's 10 minutes on
+# 2 cores and keeps both busy, so running the other steps beside it (make
+# -j3) made the first run longer, 11.2 minutes, not shorter.
+setup: host model component browser examples
 
 # The portable build for hosts without wasi-nn (Spin, Fermyon Cloud, SpinKube):
 # the detector composed with the tract-based wasi-nn provider and the settings
