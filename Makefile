@@ -14,7 +14,7 @@ export PORT BACKEND
 run: setup
 	@bash scripts/serve.sh
 
-# One after the other: the host's build is 8 of a first run's 10 minutes on
+# One after the other: the host's build is 8 of a first run's 9.5 minutes on
 # 2 cores and keeps both busy, so running the other steps beside it (make
 # -j3) made the first run longer, 11.2 minutes, not shorter.
 setup: host model component browser examples
