@@ -7,6 +7,7 @@ Usage: check-docs.py [ROOT]; exits 1 naming each broken link.
 """
 import re
 import sys
+from functools import cache
 from pathlib import Path
 
 README_LINES = 300
@@ -32,7 +33,9 @@ def slug(heading):
     return text.replace(" ", "-")
 
 
+@cache
 def anchors(path):
+    """The anchors of a page's headings (read once per page, however many links name it)."""
     seen, out = {}, set()
     for line in prose(path.read_text()):
         m = re.match(r"^#{1,6}\s+(.*)$", line)
@@ -50,7 +53,7 @@ def main():
     pages = [root / "README.md", root / "BENCHMARKS.md", *sorted((root / "docs").glob("*.md"))]
     broken = []
     for page in pages:
-        for number, line in enumerate(prose(page.read_text()), 1):
+        for line in prose(page.read_text()):
             for target in LINK.findall(line):
                 if re.match(r"^[a-z]+:", target):
                     continue  # http:, https:, mailto:
