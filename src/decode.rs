@@ -140,7 +140,13 @@ impl fmt::Display for DecodeError {
 /// Decodes `bytes`, which the client says are `declared`, to upright RGB8,
 /// every pixel.
 pub fn decode(bytes: &[u8], declared: Format) -> Result<RgbImage, DecodeError> {
-    decode_stored(bytes, declared, |width, height| (width, height)).map(Stored::upright)
+    decode_stored(
+        bytes,
+        declared,
+        |width, height| (width, height),
+        pixels::Filter::Pillow,
+    )
+    .map(Stored::upright)
 }
 
 /// Pixels as the file stores them, with the EXIF orientation that shows them
@@ -162,15 +168,18 @@ impl Stored {
 ///
 /// `needed(width, height)` is the smallest size the caller will use of a
 /// `width` x `height` image (as stored): for the model, the size it is
-/// resized to. A JPEG at least twice that on both sides is decoded at 1/2,
-/// 1/4 or 1/8 scale by scaling its inverse DCT ([`jpeg_reduction`]), which
+/// resized to. A JPEG at least twice that on both sides (four times for a
+/// point-sampling `filter`, [`kept_for`]) is decoded at 1/2, 1/4 or 1/8
+/// scale by scaling its inverse DCT ([`jpeg_reduction`]), which
 /// skips most of the work and memory of a phone photo. A PNG cannot be
 /// decoded smaller, but its rows are resized to `needed` as they are
-/// decoded (`RgbImage::is_resized`), so its full size is never held.
+/// decoded (`RgbImage::is_resized`) with `filter`, the model's resize, so
+/// its full size is never held.
 pub fn decode_stored(
     bytes: &[u8],
     declared: Format,
     needed: impl Fn(u32, u32) -> (u32, u32),
+    filter: pixels::Filter,
 ) -> Result<Stored, DecodeError> {
     let found = Format::sniff(bytes);
     if found != Some(declared) {
@@ -212,8 +221,28 @@ pub fn decode_stored(
         check(width, height)?;
     }
     match declared {
-        Format::Jpeg => decode_jpeg(bytes, check, needed),
-        Format::Png => decode_png(bytes, check, needed),
+        Format::Jpeg => decode_jpeg(bytes, check, |w, h| kept_for(filter, needed(w, h))),
+        Format::Png => decode_png(bytes, check, needed, filter),
+    }
+}
+
+/// How large a JPEG must stay, decoded at a reduced DCT scale, for `filter`
+/// to resize it to `needed` as it would the full image. Pillow's bilinear
+/// averages every source pixel under its support, as the reduced DCT does
+/// (an 8x8 block's mean at 1/8): `needed` suffices. TensorFlow's bilinear
+/// (no antialiasing) reads single source pixels, so a block mean is not
+/// what it would have read: against TF.js coco-ssd on the phone photos of
+/// `tests/fixtures/make_phone_photos.py`, a decode at 1/8 moved scores by
+/// up to 0.097, at 1/4 by 0.022, at 1/2 by 0.005 (docs/models.md). Four
+/// times `needed` keeps a 12-megapixel photo at 1/2.
+pub fn kept_for(filter: pixels::Filter, needed: (u32, u32)) -> (u32, u32) {
+    const POINT_SAMPLED: u32 = 4;
+    match filter {
+        pixels::Filter::Pillow => needed,
+        pixels::Filter::TensorFlow => (
+            needed.0.saturating_mul(POINT_SAMPLED),
+            needed.1.saturating_mul(POINT_SAMPLED),
+        ),
     }
 }
 
@@ -252,8 +281,8 @@ fn decode_jpeg(
     check(width, height)?;
     // jpeg-decoder picks the smallest DCT size at which either side reaches
     // the size asked for: ask for the longer side only (the other can never
-    // be reached), which is at least 416 pixels when reduced, so exactly
-    // `reduction` reaches it.
+    // be reached), which is at least the model's side when reduced, so
+    // exactly `reduction` reaches it.
     let reduction = jpeg_reduction(width, height, needed(width, height));
     let scaled = |len: u32| len.div_ceil(reduction);
     let ask = |len: u32| u16::try_from(scaled(len)).unwrap_or(u16::MAX);
@@ -355,6 +384,7 @@ fn decode_png(
     bytes: &[u8],
     check: impl Fn(u32, u32) -> Result<(), DecodeError>,
     needed: impl Fn(u32, u32) -> (u32, u32),
+    filter: pixels::Filter,
 ) -> Result<Stored, DecodeError> {
     let corrupt = |e: png::DecodingError| DecodeError::Corrupt {
         format: Format::Png,
@@ -379,11 +409,10 @@ fn decode_png(
     if !info.interlaced && info.animation_control.is_none() && orientation == 1 {
         let (dw, dh) = needed(width, height);
         let channels = png_channels(reader.output_color_type().0)?;
-        let mut resizer = pixels::resize::RowResizer::new(
-            width as usize,
-            height as usize,
-            dw as usize,
-            dh as usize,
+        let mut resizer = pixels::RowResizer::new(
+            filter,
+            (width as usize, height as usize),
+            (dw as usize, dh as usize),
         );
         let mut rgb = vec![0u8; width as usize * 3];
         while let Some(row) = reader.next_row().map_err(corrupt)? {
@@ -750,7 +779,7 @@ mod tests {
     /// What the letterbox needs of a `width` x `height` image: 416 on the
     /// longest side (as `Preprocess::needed_size` with NanoDet's input).
     fn letterbox_need(width: u32, height: u32) -> (u32, u32) {
-        crate::preprocess::Letterbox::fit(width, height, 416).inner_size()
+        crate::preprocess::Placement::letterbox(width, height, 416).inner_size()
     }
 
     #[test]
@@ -768,6 +797,15 @@ mod tests {
         assert_eq!(jpeg_reduction(2, 16_384, (1, 416)), 2);
         assert_eq!(jpeg_reduction(1, 1, (1, 1)), 1);
         assert_eq!(jpeg_reduction(0, 0, (0, 0)), 1);
+        // A point-sampling resize keeps four times what it reads.
+        let tf = |needed| kept_for(pixels::Filter::TensorFlow, needed);
+        assert_eq!(jpeg_reduction(4000, 3000, tf((300, 300))), 2);
+        assert_eq!(jpeg_reduction(4000, 4000, tf((300, 300))), 2);
+        assert_eq!(jpeg_reduction(2000, 1330, tf((300, 300))), 1);
+        assert_eq!(jpeg_reduction(9600, 7200, tf((300, 300))), 4);
+        assert_eq!(tf((u32::MAX, 1)), (u32::MAX, 4));
+        let pillow = kept_for(pixels::Filter::Pillow, (416, 312));
+        assert_eq!(jpeg_reduction(4000, 3000, pillow), 8);
     }
 
     /// Mean absolute difference between a reduced decode and the full decode
@@ -800,7 +838,7 @@ mod tests {
         let j = jpeg(&gradient(1700, 1300));
         let full = decode(&j, Format::Jpeg).unwrap();
         assert_eq!((full.reduction, full.width, full.height), (1, 1700, 1300));
-        let reduced = decode_stored(&j, Format::Jpeg, letterbox_need)
+        let reduced = decode_stored(&j, Format::Jpeg, letterbox_need, pixels::Filter::Pillow)
             .unwrap()
             .upright();
         assert_eq!(
@@ -813,18 +851,28 @@ mod tests {
         assert!(error < 2.0, "mean error {error}");
         // A strip is reduced as far as its short side allows, no further.
         for (w, h) in [(16_384, 2), (2, 16_384)] {
-            let strip = decode_stored(&jpeg(&gradient(w, h)), Format::Jpeg, letterbox_need)
-                .unwrap()
-                .upright();
+            let strip = decode_stored(
+                &jpeg(&gradient(w, h)),
+                Format::Jpeg,
+                letterbox_need,
+                pixels::Filter::Pillow,
+            )
+            .unwrap()
+            .upright();
             assert_eq!(
                 (strip.reduction, strip.width, strip.height),
                 (2, w / 2, h / 2)
             );
         }
         // Small JPEGs are decoded whole.
-        let small = decode_stored(&jpeg(&gradient(800, 600)), Format::Jpeg, letterbox_need)
-            .unwrap()
-            .upright();
+        let small = decode_stored(
+            &jpeg(&gradient(800, 600)),
+            Format::Jpeg,
+            letterbox_need,
+            pixels::Filter::Pillow,
+        )
+        .unwrap()
+        .upright();
         assert_eq!((small.reduction, small.width), (1, 800));
     }
 
@@ -840,7 +888,7 @@ mod tests {
             .collect();
         for (color, samples) in [(C::Rgb8, rgb.as_raw()), (C::L8, &grey), (C::Rgba8, &rgba)] {
             let p = png(900, 700, color, samples);
-            let streamed = decode_stored(&p, Format::Png, letterbox_need)
+            let streamed = decode_stored(&p, Format::Png, letterbox_need, pixels::Filter::Pillow)
                 .unwrap()
                 .upright();
             assert!(streamed.is_resized(), "{color:?}");
@@ -861,7 +909,7 @@ mod tests {
         image::codecs::jpeg::JpegEncoder::new_with_quality(&mut j, 90)
             .encode_image(&grey)
             .unwrap();
-        let out = decode_stored(&j, Format::Jpeg, letterbox_need)
+        let out = decode_stored(&j, Format::Jpeg, letterbox_need, pixels::Filter::Pillow)
             .unwrap()
             .upright();
         assert_eq!((out.reduction, out.width, out.height), (2, 500, 420));
@@ -873,7 +921,7 @@ mod tests {
         // photo's size turns with the pixels.
         let mut j = jpeg(&gradient(1200, 1800));
         tag_orientation_6(&mut j);
-        let out = decode_stored(&j, Format::Jpeg, letterbox_need)
+        let out = decode_stored(&j, Format::Jpeg, letterbox_need, pixels::Filter::Pillow)
             .unwrap()
             .upright();
         assert_eq!((out.reduction, out.width, out.height), (4, 450, 300));

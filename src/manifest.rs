@@ -16,13 +16,23 @@
 //!  "labels": {"file": "labels.txt", "count": 80}}
 //! ```
 //!
-//! `preprocess` may repeat `channels` and `layout`, which must then agree
-//! with `input`'s. The decoder's fields are each family's:
+//! `preprocess.resize` is "letterbox" (with `fill`) or "stretch" (the whole
+//! frame to the square); an optional `filter` is "bilinear" (Pillow's, the
+//! default) or "tf-bilinear" (TensorFlow's `ResizeBilinear`, no
+//! antialiasing). `preprocess` may repeat `channels` and `layout`, which
+//! must then agree with `input`'s. `labels.ids`, optional, gives each
+//! label's category id where the model's score columns are ids rather than
+//! label lines (COCO's 90 ids for 80 classes). The decoder's fields are
+//! each family's:
 //! - `nanodet`: `strides`, `reg_max`, `scores`, `boxes` (output names), `nms`;
 //! - `centernet`: `detections` (output name), `rows`, `columns` (the order
 //!   of x1, y1, x2, y2, score, class in a row), `box_units`
 //!   ("input pixels"), `nms`;
 //! - `yolo`: `output`, `nms`;
+//! - `ssd`: `scores`, `boxes` (output names), `anchors`, `columns` (score
+//!   columns), `box_order` (where xmin, ymin, xmax, ymax are), `box_units`
+//!   ("normalized" or "input pixels"), `first_class_id` (the id of column
+//!   0, with `labels.ids`), `nms`;
 //!
 //! with `nms` "per-class" or "class-agnostic".
 
@@ -30,9 +40,10 @@ use crate::json::{self, Value};
 use crate::postprocess::centernet::{self, CenterNet};
 use crate::postprocess::nanodet::NanoDet;
 use crate::postprocess::nms::Nms;
+use crate::postprocess::ssd::{self, BoxUnits, Ssd};
 use crate::postprocess::yolo::Yolo;
 use crate::postprocess::Decoder;
-use crate::preprocess::{ChannelOrder, Layout, Preprocess};
+use crate::preprocess::{ChannelOrder, Filter, Fit, Layout, Preprocess};
 use std::fmt;
 
 /// The largest input side taken: its float tensor is 48 MiB.
@@ -107,7 +118,14 @@ impl Manifest {
         let side = input_side(&input.field("shape")?, layout)?;
 
         let pre = root.field("preprocess")?;
-        pre.field("resize")?.choice(&["letterbox"])?;
+        let fit = [Fit::Letterbox, Fit::Stretch]
+            [pre.field("resize")?.choice(&["letterbox", "stretch"])?];
+        let filter = match pre.optional("filter") {
+            None => Filter::Pillow,
+            Some(f) => {
+                [Filter::Pillow, Filter::TensorFlow][f.choice(&["bilinear", "tf-bilinear"])?]
+            }
+        };
         for want in [&channels_field, &layout_field] {
             let key = &want.path["input.".len()..];
             if let Some(given) = pre.optional(key) {
@@ -123,8 +141,11 @@ impl Manifest {
         }
         let (mut fill, mut mean, mut std) = ([0u8; 3], [0f32; 3], [0f32; 3]);
         let triple = |key| pre.field(key)?.items(3, 3, "one per channel");
-        for (i, v) in triple("fill")?.iter().enumerate() {
-            fill[i] = v.whole(0, 255)? as u8;
+        // A stretch pads nothing: its fill may be left out.
+        if fit == Fit::Letterbox || pre.optional("fill").is_some() {
+            for (i, v) in triple("fill")?.iter().enumerate() {
+                fill[i] = v.whole(0, 255)? as u8;
+            }
         }
         for (i, v) in triple("mean")?.iter().enumerate() {
             mean[i] = v.number()?;
@@ -137,6 +158,8 @@ impl Manifest {
         }
         let preprocess = Preprocess {
             side,
+            fit,
+            filter,
             layout,
             order,
             fill,
@@ -151,10 +174,19 @@ impl Manifest {
             return Err(file.error("is not a file name beside the manifest"));
         }
         let classes = labels.field("count")?.whole(1, 100_000)? as usize;
+        let ids = match labels.optional("ids") {
+            None => None,
+            Some(ids) => Some(
+                ids.items(classes, classes, "one per label")?
+                    .iter()
+                    .map(|id| id.whole(0, 100_000))
+                    .collect::<Checked<Vec<u32>>>()?,
+            ),
+        };
 
         let iou = root.field("nms_iou")?.fraction()?;
         let threshold = root.field("threshold")?.fraction()?;
-        let decoder = decoder(&root.field("decoder")?, side, classes, iou)?;
+        let decoder = decoder(&root.field("decoder")?, side, classes, ids.as_deref(), iou)?;
         Ok(Manifest {
             input: name,
             preprocess,
@@ -189,11 +221,11 @@ fn input_side(shape: &At, layout: Layout) -> Checked<u32> {
 }
 
 /// The decoder of the manifest's family, with the input's side, the
-/// labels' count and the NMS overlap.
-fn decoder(at: &At, side: u32, classes: usize, iou: f32) -> Checked<Decoder> {
+/// labels' count and category ids, and the NMS overlap.
+fn decoder(at: &At, side: u32, classes: usize, ids: Option<&[u32]>, iou: f32) -> Checked<Decoder> {
     let family = at
         .field("family")?
-        .choice(&["nanodet", "centernet", "yolo"])?;
+        .choice(&["nanodet", "centernet", "yolo", "ssd"])?;
     let per_class = at.field("nms")?.choice(&["per-class", "class-agnostic"])? == 0;
     let nms = Nms { iou, per_class };
     Ok(match family {
@@ -237,11 +269,55 @@ fn decoder(at: &At, side: u32, classes: usize, iou: f32) -> Checked<Decoder> {
                 nms,
             })
         }
-        _ => Decoder::Yolo(Yolo {
+        2 => Decoder::Yolo(Yolo {
             output: at.field("output")?.name()?,
             classes,
             nms,
         }),
+        _ => Decoder::Ssd(ssd_head(at, classes, ids, nms)?),
+    })
+}
+
+/// An SSD head's fields; its score columns are mapped to labels by the
+/// labels' ids (`first_class_id` onwards) or, without ids, one to one.
+fn ssd_head(at: &At, classes: usize, ids: Option<&[u32]>, nms: Nms) -> Checked<Ssd> {
+    let anchors = at.field("anchors")?.whole(1, 1_000_000)? as usize;
+    let columns_field = at.field("columns")?;
+    let columns = columns_field.whole(1, 100_000)? as usize;
+    let order = at.field("box_order")?;
+    let given = order.items(4, 4, "corners")?;
+    let mut box_order = [0; 4];
+    for (place, name) in box_order.iter_mut().zip(ssd::CORNERS) {
+        *place = given
+            .iter()
+            .position(|g| matches!(g.value, Value::String(s) if s == name))
+            .ok_or_else(|| order.error(format!("has no corner {name}")))?;
+    }
+    let box_units = [BoxUnits::Normalized, BoxUnits::InputPixels][at
+        .field("box_units")?
+        .choice(&["normalized", "input pixels"])?];
+    let column_classes = match ids {
+        Some(ids) => {
+            let first = at.field("first_class_id")?.whole(0, 100_000)?;
+            (0..columns as u32)
+                .map(|c| ids.iter().position(|&id| id == first + c))
+                .collect()
+        }
+        None if columns == classes => (0..classes).map(Some).collect(),
+        None => {
+            return Err(columns_field.error(format!(
+                "{columns} score columns for {classes} labels: labels.ids must say which is which"
+            )))
+        }
+    };
+    Ok(Ssd {
+        scores: at.field("scores")?.name()?,
+        boxes: at.field("boxes")?.name()?,
+        anchors,
+        box_order,
+        box_units,
+        column_classes,
+        nms,
     })
 }
 
@@ -406,6 +482,22 @@ pub(crate) mod tests {
         "nms_iou": 0.4, "threshold": 0.2,
         "labels": {"file": "labels.txt", "count": 80}}"#;
 
+    /// coco-ssd's (SSDLite MobileNetV2), with its sparse COCO ids.
+    pub(crate) const COCO_SSD: &str = r#"{
+        "input": {"name": "image", "dtype": "float32", "shape": [1, 300, 300, 3],
+                  "layout": "NHWC", "channels": "RGB"},
+        "preprocess": {"resize": "stretch", "filter": "tf-bilinear", "channels": "RGB",
+                       "layout": "NHWC", "mean": [0.0, 0.0, 0.0], "std": [1.0, 1.0, 1.0]},
+        "decoder": {"family": "ssd", "scores": "scores", "boxes": "boxes", "anchors": 1917,
+                    "columns": 90, "box_order": ["ymin", "xmin", "ymax", "xmax"],
+                    "box_units": "normalized", "first_class_id": 1, "nms": "class-agnostic"},
+        "nms_iou": 0.5, "threshold": 0.5,
+        "labels": {"file": "labels.txt", "count": 80, "ids": [1, 2, 3, 4, 5, 6, 7, 8, 9, 10,
+            11, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 27, 28, 31, 32, 33, 34, 35,
+            36, 37, 38, 39, 40, 41, 42, 43, 44, 46, 47, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57,
+            58, 59, 60, 61, 62, 63, 64, 65, 67, 70, 72, 73, 74, 75, 76, 77, 78, 79, 80, 81, 82,
+            84, 85, 86, 87, 88, 89, 90]}}"#;
+
     /// A YOLO manifest as docs/models.md tells a user to write it.
     pub(crate) const YOLO: &str = r#"{
         "input": {"name": "images", "dtype": "float32", "shape": [1, 3, 640, 640],
@@ -429,6 +521,34 @@ pub(crate) mod tests {
             (m.threshold, m.labels_file.as_str(), m.classes),
             (0.35, "labels.txt", 80)
         );
+    }
+
+    #[test]
+    fn reads_coco_ssds_stretch_and_sparse_ids() {
+        let m = Manifest::parse(COCO_SSD).unwrap();
+        assert_eq!(
+            (m.preprocess.side, m.preprocess.fit, m.preprocess.filter),
+            (300, Fit::Stretch, Filter::TensorFlow)
+        );
+        assert_eq!(
+            m.decoder,
+            Decoder::Ssd(crate::postprocess::ssd::tests::coco_ssd())
+        );
+        let Decoder::Ssd(d) = &m.decoder else {
+            unreachable!()
+        };
+        // Column 0 is id 1, person; id 12 (column 11) names nothing; id 90
+        // (the last column) is toothbrush, the 80th label.
+        assert_eq!(
+            (
+                d.column_classes[0],
+                d.column_classes[11],
+                d.column_classes[89]
+            ),
+            (Some(0), None, Some(79))
+        );
+        assert_eq!(d.column_classes.iter().flatten().count(), 80);
+        assert_eq!((m.threshold, d.nms.iou, d.nms.per_class), (0.5, 0.5, false));
     }
 
     #[test]
@@ -464,7 +584,14 @@ pub(crate) mod tests {
 
     #[test]
     fn the_manifests_models_build_sh_writes_are_read() {
-        for model in ["nanodet", "centernet", "nanodet-ov", "centernet-ov"] {
+        for model in [
+            "nanodet",
+            "centernet",
+            "coco-ssd",
+            "nanodet-ov",
+            "centernet-ov",
+            "coco-ssd-ov",
+        ] {
             let path = format!(
                 "{}/models/{model}/manifest.json",
                 env!("CARGO_MANIFEST_DIR")
@@ -472,10 +599,10 @@ pub(crate) mod tests {
             // Built by `make model`; the texts above stand in for them.
             if let Ok(text) = std::fs::read_to_string(&path) {
                 let m = Manifest::parse(&text).unwrap_or_else(|e| panic!("{path}: {e}"));
-                let want = if model.starts_with("nanodet") {
-                    NANODET
-                } else {
-                    CENTERNET
+                let want = match model.split('-').next() {
+                    Some("nanodet") => NANODET,
+                    Some("centernet") => CENTERNET,
+                    _ => COCO_SSD,
                 };
                 assert_eq!(m, Manifest::parse(want).unwrap(), "{path}");
             }
@@ -496,9 +623,9 @@ pub(crate) mod tests {
             (
                 NANODET,
                 r#""family": "nanodet""#,
-                r#""family": "ssd""#,
+                r#""family": "detr""#,
                 "decoder.family",
-                "'ssd' is not one of nanodet, centernet, yolo",
+                "'detr' is not one of nanodet, centernet, yolo, ssd",
             ),
             (
                 NANODET,
@@ -587,9 +714,51 @@ pub(crate) mod tests {
             (
                 NANODET,
                 r#""resize": "letterbox""#,
-                r#""resize": "stretch""#,
+                r#""resize": "crop""#,
                 "preprocess.resize",
-                "not one of letterbox",
+                "'crop' is not one of letterbox, stretch",
+            ),
+            (
+                NANODET,
+                r#""resize": "letterbox""#,
+                r#""resize": "letterbox", "filter": "lanczos""#,
+                "preprocess.filter",
+                "'lanczos' is not one of bilinear, tf-bilinear",
+            ),
+            (
+                COCO_SSD,
+                r#""ids": [1, 2,"#,
+                r#""ids": [2,"#,
+                "labels.ids",
+                "has 79 values, not 80 (one per label)",
+            ),
+            (
+                COCO_SSD,
+                r#""box_order": ["ymin", "xmin", "ymax", "xmax"]"#,
+                r#""box_order": ["ymin", "xmin", "ymax", "x2"]"#,
+                "decoder.box_order",
+                "has no corner xmax",
+            ),
+            (
+                COCO_SSD,
+                r#""box_units": "normalized""#,
+                r#""box_units": "percent""#,
+                "decoder.box_units",
+                "'percent' is not one of normalized, input pixels",
+            ),
+            (
+                COCO_SSD,
+                r#""first_class_id": 1, "#,
+                "",
+                "decoder.first_class_id",
+                "is missing",
+            ),
+            (
+                COCO_SSD,
+                r#""anchors": 1917"#,
+                r#""anchors": 0"#,
+                "decoder.anchors",
+                "0 is not a whole number from 1 to 1000000",
             ),
             (
                 NANODET,

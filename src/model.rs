@@ -168,11 +168,11 @@ mod tests {
 
         f.put(
             "broken/manifest.json",
-            &NANODET.replace(r#""family": "nanodet""#, r#""family": "ssd""#),
+            &NANODET.replace(r#""family": "nanodet""#, r#""family": "detr""#),
         );
         let e = Model::read(f.dir(), "broken").unwrap_err();
         assert!(
-            e.contains("/broken/manifest.json: decoder.family: 'ssd'"),
+            e.contains("/broken/manifest.json: decoder.family: 'detr'"),
             "{e}"
         );
 

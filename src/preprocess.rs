@@ -1,21 +1,23 @@
-//! From decoded RGB pixels to a model's input tensor: letterbox to the
-//! model's square, then its channels in its order and layout, normalised by
-//! its mean and standard deviation (all from its manifest).
+//! From decoded RGB pixels to a model's input tensor: fit to the model's
+//! square (letterboxed, or the whole frame stretched), then its channels in
+//! its order and layout, normalised by its mean and standard deviation (all
+//! from its manifest).
 //!
-//! The resize is Pillow's `Image.resize(..., BILINEAR)` in its fixed point
-//! (`pixels::resize`), so the tensor is the one the models' reference
-//! pipelines make, bit for bit.
+//! The resize is the one the model's own pipeline makes: Pillow's
+//! `Image.resize(..., BILINEAR)` in its fixed point (`pixels::resize`), bit
+//! for bit, or TensorFlow's `ResizeBilinear` (`pixels::tf_resize`).
 
 use crate::decode::RgbImage;
 use pixels::tensor::Channel;
 
 /// How a model takes its input, from its manifest's `input` and
-/// `preprocess`: a letterboxed square of `side` pixels, each value
-/// `(pixel - mean) / std`.
+/// `preprocess`: a square of `side` pixels, each value `(pixel - mean) / std`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Preprocess {
     /// Side of the square input, in pixels.
     pub side: u32,
+    pub fit: Fit,
+    pub filter: Filter,
     pub layout: Layout,
     pub order: ChannelOrder,
     /// The padding's colour, R, G, B.
@@ -24,6 +26,17 @@ pub struct Preprocess {
     pub mean: [f32; 3],
     pub std: [f32; 3],
 }
+
+/// How the photo is fitted to the square input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fit {
+    /// Resized with its aspect kept and centred, the rest `fill`.
+    Letterbox,
+    /// The whole frame resized to the square, each side by its own scale.
+    Stretch,
+}
+
+pub use pixels::Filter;
 
 /// Where the channels are in the tensor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,35 +63,57 @@ impl Preprocess {
         }
     }
 
-    /// The smallest size of a `width` x `height` image that the letterbox
+    /// Where a `width` x `height` image goes in the input square.
+    pub fn place(&self, width: u32, height: u32) -> Placement {
+        match self.fit {
+            Fit::Letterbox => Placement::letterbox(width, height, self.side),
+            Fit::Stretch => Placement::stretch(width, height, self.side),
+        }
+    }
+
+    /// The smallest size of a `width` x `height` image that the input
     /// uses: the size it is resized to (what `decode::decode_stored` needs
     /// to know).
     pub fn needed_size(&self, width: u32, height: u32) -> (u32, u32) {
-        Letterbox::fit(width, height, self.side).inner_size()
+        self.place(width, height).inner_size()
     }
 
     /// The input tensor of an RGB8 image given as `width * height * 3` bytes.
-    pub fn to_input_tensor(&self, rgb: &[u8], width: u32, height: u32) -> (Vec<f32>, Letterbox) {
-        let (resized, lb) = letterbox_resize(rgb, width, height, self.side);
+    pub fn to_input_tensor(&self, rgb: &[u8], width: u32, height: u32) -> (Vec<f32>, Placement) {
+        let lb = self.place(width, height);
+        let resized = self.resize(rgb, width, height, &lb);
         (self.to_tensor(&resized, &lb), lb)
     }
 
-    /// The letterbox of a decoded image: resized to fit the model's input
-    /// unless the decoder already did (`RgbImage::is_resized`), placed so
-    /// that boxes map back to the photo's pixels.
-    pub fn letterbox_image(&self, image: RgbImage) -> (Vec<u8>, Letterbox) {
+    /// A decoded image fitted to the model's input: resized unless the
+    /// decoder already did (`RgbImage::is_resized`), placed so that boxes
+    /// map back to the photo's pixels.
+    pub fn fit_image(&self, image: RgbImage) -> (Vec<u8>, Placement) {
         if image.is_resized() {
-            let lb = Letterbox::fit(image.photo_width, image.photo_height, self.side);
+            let lb = self.place(image.photo_width, image.photo_height);
             debug_assert_eq!(lb.inner_size(), (image.width, image.height));
             return (image.pixels, lb);
         }
-        let (resized, lb) = letterbox_resize(&image.pixels, image.width, image.height, self.side);
+        let lb = self.place(image.width, image.height);
+        let resized = self.resize(&image.pixels, image.width, image.height, &lb);
         let lb = lb.of_photo(image.reduction, image.photo_width, image.photo_height);
         (resized, lb)
     }
 
+    /// The image resized to the placement's inner size, with the model's filter.
+    fn resize(&self, rgb: &[u8], width: u32, height: u32, lb: &Placement) -> Vec<u8> {
+        debug_assert_eq!(rgb.len(), width as usize * height as usize * 3);
+        let size = |n: u32| n as usize;
+        pixels::resize_rgb(
+            self.filter,
+            rgb,
+            (size(width), size(height)),
+            (size(lb.inner_width), size(lb.inner_height)),
+        )
+    }
+
     /// The resized pixels normalised into the padded tensor.
-    pub fn to_tensor(&self, resized: &[u8], lb: &Letterbox) -> Vec<f32> {
+    pub fn to_tensor(&self, resized: &[u8], lb: &Placement) -> Vec<f32> {
         let side = self.side as usize;
         let mut tensor = vec![0f32; 3 * side * side];
         // Tensor channel c is RGB channel c, or 2 - c in BGR order.
@@ -114,16 +149,19 @@ impl Preprocess {
     }
 }
 
-/// How an image was placed in the square input: `input = image * scale + pad`.
+/// How an image was placed in the square input: `input x = image x *
+/// scale_x + pad_x`, and the same for y.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Letterbox {
+pub struct Placement {
     /// Size of the photo, in pixels: boxes are mapped back into it.
     pub width: u32,
     pub height: u32,
     /// Side of the square input.
     pub side: u32,
-    /// Ratio of input pixels to photo pixels.
-    pub scale: f32,
+    /// Ratio of input pixels to photo pixels, across and down (the same for
+    /// a letterbox).
+    pub scale_x: f32,
+    pub scale_y: f32,
     /// Offset of the resized image inside the input square.
     pub pad_x: u32,
     pub pad_y: u32,
@@ -132,25 +170,42 @@ pub struct Letterbox {
     pub inner_height: u32,
 }
 
-impl Letterbox {
+impl Placement {
     /// The placement of a `width` x `height` image (both at least 1) in a
     /// square of `side` pixels: scale = min(side / width, side / height),
     /// each side resized to round(len * scale) (at least 1), centred with
     /// the odd pixel of padding after it.
-    pub fn fit(width: u32, height: u32, side: u32) -> Self {
+    pub fn letterbox(width: u32, height: u32, side: u32) -> Self {
         let square = f64::from(side);
         let scale = (square / width as f64).min(square / height as f64);
         let inner = |len: u32| ((len as f64 * scale).round() as u32).clamp(1, side);
         let (inner_width, inner_height) = (inner(width), inner(height));
-        Letterbox {
+        Placement {
             width,
             height,
             side,
-            scale: scale as f32,
+            scale_x: scale as f32,
+            scale_y: scale as f32,
             pad_x: (side - inner_width) / 2,
             pad_y: (side - inner_height) / 2,
             inner_width,
             inner_height,
+        }
+    }
+
+    /// The whole `width` x `height` image (both at least 1) resized to the
+    /// square of `side` pixels: no padding, a scale per axis.
+    pub fn stretch(width: u32, height: u32, side: u32) -> Self {
+        Placement {
+            width,
+            height,
+            side,
+            scale_x: (f64::from(side) / f64::from(width)) as f32,
+            scale_y: (f64::from(side) / f64::from(height)) as f32,
+            pad_x: 0,
+            pad_y: 0,
+            inner_width: side,
+            inner_height: side,
         }
     }
 
@@ -159,10 +214,11 @@ impl Letterbox {
     /// (An image pixel spans `reduction` photo pixels, so the ratio of input
     /// to photo pixels is `reduction` times smaller.)
     pub fn of_photo(self, reduction: u32, width: u32, height: u32) -> Self {
-        Letterbox {
+        Placement {
             width,
             height,
-            scale: self.scale / reduction as f32,
+            scale_x: self.scale_x / reduction as f32,
+            scale_y: self.scale_y / reduction as f32,
             ..self
         }
     }
@@ -174,8 +230,8 @@ impl Letterbox {
 
     /// Maps a point of the input square back to the image, clamped to it.
     pub fn to_image(&self, x: f32, y: f32) -> (f32, f32) {
-        let ix = (x - self.pad_x as f32) / self.scale;
-        let iy = (y - self.pad_y as f32) / self.scale;
+        let ix = (x - self.pad_x as f32) / self.scale_x;
+        let iy = (y - self.pad_y as f32) / self.scale_y;
         (
             ix.clamp(0.0, self.width as f32),
             iy.clamp(0.0, self.height as f32),
@@ -183,18 +239,16 @@ impl Letterbox {
     }
 }
 
-/// The first step of [`Preprocess::to_input_tensor`]: the image resized to
-/// fit a square of `side` pixels, as `inner_width * inner_height * 3` RGB8
-/// bytes.
-pub fn letterbox_resize(rgb: &[u8], width: u32, height: u32, side: u32) -> (Vec<u8>, Letterbox) {
-    let lb = Letterbox::fit(width, height, side);
-    debug_assert_eq!(rgb.len(), width as usize * height as usize * 3);
-    let resized = pixels::resize::resize_rgb(
+/// The image resized to fit a square of `side` pixels with Pillow's
+/// bilinear, as `inner_width * inner_height * 3` RGB8 bytes: the letterbox
+/// of [`Preprocess::to_input_tensor`].
+pub fn letterbox_resize(rgb: &[u8], width: u32, height: u32, side: u32) -> (Vec<u8>, Placement) {
+    let lb = Placement::letterbox(width, height, side);
+    let resized = pixels::resize_rgb(
+        Filter::Pillow,
         rgb,
-        width as usize,
-        height as usize,
-        lb.inner_width as usize,
-        lb.inner_height as usize,
+        (width as usize, height as usize),
+        (lb.inner_width as usize, lb.inner_height as usize),
     );
     (resized, lb)
 }
@@ -207,6 +261,8 @@ pub(crate) mod tests {
     pub(crate) fn nanodet() -> Preprocess {
         Preprocess {
             side: 416,
+            fit: Fit::Letterbox,
+            filter: Filter::Pillow,
             layout: Layout::Nchw,
             order: ChannelOrder::Bgr,
             fill: [0, 0, 0],
@@ -219,6 +275,8 @@ pub(crate) mod tests {
     pub(crate) fn centernet() -> Preprocess {
         Preprocess {
             side: 512,
+            fit: Fit::Letterbox,
+            filter: Filter::Pillow,
             layout: Layout::Nhwc,
             order: ChannelOrder::Rgb,
             fill: [0, 0, 0],
@@ -230,32 +288,32 @@ pub(crate) mod tests {
     #[test]
     fn letterbox_matches_the_reference_placements() {
         // astronaut.png and chelsea.png, as in the shared vectors' index.
-        let a = Letterbox::fit(512, 512, 416);
+        let a = Placement::letterbox(512, 512, 416);
         assert_eq!(
             (a.inner_width, a.inner_height, a.pad_x, a.pad_y),
             (416, 416, 0, 0)
         );
-        assert!((a.scale - 0.8125).abs() < 1e-6);
-        let c = Letterbox::fit(451, 300, 416);
+        assert!((a.scale_x - 0.8125).abs() < 1e-6);
+        let c = Placement::letterbox(451, 300, 416);
         assert_eq!(
             (c.inner_width, c.inner_height, c.pad_x, c.pad_y),
             (416, 277, 0, 69)
         );
-        assert!((c.scale - 0.922_394_7).abs() < 1e-6);
+        assert!((c.scale_y - 0.922_394_7).abs() < 1e-6);
         // CenterNet's rule is the same at 512: round(300 * 512 / 451) =
         // round(340.58) = 341, pad (512 - 341) // 2 = 85.
-        let c = Letterbox::fit(451, 300, 512);
+        let c = Placement::letterbox(451, 300, 512);
         assert_eq!(
             (c.inner_width, c.inner_height, c.pad_x, c.pad_y),
             (512, 341, 0, 85)
         );
-        let odd = Letterbox::fit(300, 451, 512);
+        let odd = Placement::letterbox(300, 451, 512);
         assert_eq!((odd.inner_width, odd.pad_x), (341, 85));
     }
 
     #[test]
     fn extreme_aspect_ratios_keep_at_least_one_pixel() {
-        let lb = Letterbox::fit(100_000, 1, 416);
+        let lb = Placement::letterbox(100_000, 1, 416);
         assert_eq!((lb.inner_width, lb.inner_height), (416, 1));
         assert_eq!(lb.pad_y, 207);
         for p in [nanodet(), centernet()] {
@@ -274,8 +332,8 @@ pub(crate) mod tests {
 
     #[test]
     fn to_image_undoes_the_letterbox_and_clamps() {
-        let lb = Letterbox::fit(451, 300, 416);
-        let (x, y) = lb.to_image(208.0, 69.0 + 100.0 * lb.scale);
+        let lb = Placement::letterbox(451, 300, 416);
+        let (x, y) = lb.to_image(208.0, 69.0 + 100.0 * lb.scale_y);
         assert!((x - 225.5).abs() < 0.1, "{x}");
         assert!((y - 100.0).abs() < 1e-3, "{y}");
         assert_eq!(lb.to_image(-5.0, 0.0), (0.0, 0.0));
@@ -285,12 +343,12 @@ pub(crate) mod tests {
     #[test]
     fn a_reduced_image_maps_back_to_the_photos_pixels() {
         // A 4001x3000 photo decoded at 1/8: 501x375 (the last block rounds up).
-        let reduced = Letterbox::fit(501, 375, 416);
+        let reduced = Placement::letterbox(501, 375, 416);
         let photo = reduced.of_photo(8, 4001, 3000);
         assert_eq!(reduced.inner_size(), photo.inner_size());
         assert_eq!((photo.pad_x, photo.pad_y), (reduced.pad_x, reduced.pad_y));
         // Reduced pixel 250 is photo pixel 2000.
-        let (x, y) = photo.to_image(250.0 * reduced.scale, photo.pad_y as f32);
+        let (x, y) = photo.to_image(250.0 * reduced.scale_x, photo.pad_y as f32);
         assert!((x - 2000.0).abs() < 0.01, "{x}");
         assert_eq!(y, 0.0);
         // The far corner clamps to the photo, not to 8 x 501.

@@ -61,7 +61,7 @@ fn the_answer_has_the_documented_shape() {
     for step in [
         "decode",
         "orient",
-        "letterbox",
+        "resize",
         "tensor",
         "copy-in",
         "inference",
@@ -230,6 +230,7 @@ fn models_lists_what_is_served_and_model_picks_one() {
         json!({"default": "nanodet", "models": [
             {"name": "nanodet", "family": "nanodet", "input_size": 416, "classes": 80, "threshold": 0.35},
             {"name": "centernet", "family": "centernet", "input_size": 512, "classes": 80, "threshold": 0.2},
+            {"name": "coco-ssd", "family": "ssd", "input_size": 300, "classes": 80, "threshold": 0.5},
         ]})
     );
 
@@ -255,8 +256,11 @@ fn models_lists_what_is_served_and_model_picks_one() {
     for name in ["yolo", "nanodet-ov", "..%2Fnanodet", "examples"] {
         let r = s.post_fixture(&format!("/predict?model={name}"), "chelsea.png");
         let m = r.assert_error(404, "model_not_found");
-        assert!(m.contains("nanodet, centernet"), "{m}");
-        assert_eq!(r.json()["available"], json!(["nanodet", "centernet"]));
+        assert!(m.contains("nanodet, centernet, coco-ssd"), "{m}");
+        assert_eq!(
+            r.json()["available"],
+            json!(["nanodet", "centernet", "coco-ssd"])
+        );
         s.request(Request::get(&format!("/warm?model={name}")))
             .assert_error(404, "model_not_found");
     }
@@ -277,7 +281,7 @@ fn models_lists_what_is_served_and_model_picks_one() {
 #[test]
 fn format_hf_answers_as_hugging_faces_pipeline() {
     let s = server();
-    for model in ["nanodet", "centernet"] {
+    for model in ["nanodet", "centernet", "coco-ssd"] {
         let ours = s
             .post_fixture(&format!("/predict?model={model}"), "camera.png")
             .json();
@@ -306,7 +310,12 @@ fn format_hf_answers_as_hugging_faces_pipeline() {
 
 /// NanoDet's manifest, changed by `change`.
 fn nanodet_manifest(change: impl FnOnce(&mut Value)) -> String {
-    let path = common::models_dir().join("nanodet/manifest.json");
+    model_manifest("nanodet", change)
+}
+
+/// `model`'s manifest, changed by `change`.
+fn model_manifest(model: &str, change: impl FnOnce(&mut Value)) -> String {
+    let path = common::models_dir().join(model).join("manifest.json");
     let mut manifest: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
     change(&mut manifest);
     manifest.to_string()
@@ -328,8 +337,8 @@ fn manifest_problems_are_503s_naming_the_file_and_the_field() {
         ),
         (
             "unknown-family",
-            nanodet_manifest(|m| m["decoder"]["family"] = json!("ssd")),
-            "decoder.family: 'ssd' is not one of nanodet, centernet, yolo",
+            nanodet_manifest(|m| m["decoder"]["family"] = json!("detr")),
+            "decoder.family: 'detr' is not one of nanodet, centernet, yolo, ssd",
         ),
         (
             "bad-shape",
@@ -355,9 +364,28 @@ fn manifest_problems_are_503s_naming_the_file_and_the_field() {
             "decoder.scores: the graph's output 'scores' is [1, 3549, 80], not [1, 3598, 80]",
         ),
     ];
-    for (name, manifest, _) in &broken {
-        models.model_from(name, "nanodet", &["labels.txt", "model.onnx"]);
-        models.write(&format!("{name}/manifest.json"), manifest);
+    // coco-ssd's fields: its resize filter, and its labels' COCO ids.
+    let coco_ssd: Vec<(&str, String, &str)> = vec![
+        (
+            "bad-filter",
+            model_manifest("coco-ssd", |m| {
+                m["preprocess"]["filter"] = json!("lanczos");
+            }),
+            "preprocess.filter: 'lanczos' is not one of bilinear, tf-bilinear",
+        ),
+        (
+            "bad-ids",
+            model_manifest("coco-ssd", |m| {
+                m["labels"]["ids"].as_array_mut().unwrap().pop();
+            }),
+            "labels.ids: has 79 values, not 80 (one per label)",
+        ),
+    ];
+    for (weights, cases) in [("nanodet", &broken), ("coco-ssd", &coco_ssd)] {
+        for (name, manifest, _) in cases {
+            models.model_from(name, weights, &["labels.txt", "model.onnx"]);
+            models.write(&format!("{name}/manifest.json"), manifest);
+        }
     }
     models.model_from("few-labels", "nanodet", &["manifest.json", "model.onnx"]);
     models.write("few-labels/labels.txt", "person\ncar\n");
@@ -366,7 +394,11 @@ fn manifest_problems_are_503s_naming_the_file_and_the_field() {
         models: Some(models.0.clone()),
         ..ServerConfig::default()
     });
-    let mut cases: Vec<(&str, &str)> = broken.iter().map(|(n, _, f)| (*n, *f)).collect();
+    let mut cases: Vec<(&str, &str)> = broken
+        .iter()
+        .chain(&coco_ssd)
+        .map(|(n, _, f)| (*n, *f))
+        .collect();
     cases.push((
         "few-labels",
         "labels.txt has 2 names, but /models/few-labels/manifest.json's labels.count says 80",
@@ -389,7 +421,7 @@ fn manifest_problems_are_503s_naming_the_file_and_the_field() {
     // /models says what is wrong with each, and the good model still works.
     let list = s.request(Request::get("/models")).json();
     let listed = list["models"].as_array().unwrap();
-    assert_eq!(listed.len(), 8, "{list}");
+    assert_eq!(listed.len(), 10, "{list}");
     for m in listed {
         let ok = ["nanodet", "wrong-input", "more-strides"].contains(&m["name"].as_str().unwrap());
         assert_eq!(m["error"].is_null(), ok, "{m}");

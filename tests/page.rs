@@ -60,11 +60,11 @@ fn the_page_warms_uploads_and_draws_what_predict_returns() {
         seen["warm"]
     );
     assert_eq!(seen["examples"].as_array().unwrap().len(), 4, "{seen}");
-    // The server has two models: a selector, the default chosen, and the
+    // The server has three models: a selector, the default chosen, and the
     // slider at its threshold.
     assert_eq!(
         seen["models"],
-        serde_json::json!({"shown": true, "options": ["nanodet", "centernet"],
+        serde_json::json!({"shown": true, "options": ["nanodet", "centernet", "coco-ssd"],
                            "selected": "nanodet", "threshold": "0.35"}),
     );
 

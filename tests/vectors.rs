@@ -7,7 +7,7 @@ use wasi_detect::decode::{decode, Format};
 use wasi_detect::labels::Labels;
 use wasi_detect::model::Model;
 use wasi_detect::postprocess::{Decoder, Filter};
-use wasi_detect::preprocess::Letterbox;
+use wasi_detect::preprocess::Placement;
 
 fn dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/vectors")
@@ -47,7 +47,7 @@ fn postprocessing_the_reference_outputs_gives_the_reference_detections() {
             v["width"].as_u64().unwrap() as u32,
             v["height"].as_u64().unwrap() as u32,
         );
-        let lb = Letterbox::fit(w, h, model.manifest.preprocess.side);
+        let lb = Placement::letterbox(w, h, model.manifest.preprocess.side);
         assert_eq!(lb.pad_y as u64, v["letterbox"]["pad_y"].as_u64().unwrap());
         let scores = floats(v["scores"]["file"].as_str().unwrap());
         let dist = floats(v["box_dist"]["file"].as_str().unwrap());

@@ -14,13 +14,15 @@ use wasi_detect::postprocess::nanodet::NanoDet;
 use wasi_detect::postprocess::nms::{iou, Nms};
 use wasi_detect::postprocess::yolo::Yolo;
 use wasi_detect::postprocess::{Detection, Filter};
-use wasi_detect::preprocess::{ChannelOrder, Layout, Letterbox, Preprocess};
+use wasi_detect::preprocess::{self, ChannelOrder, Fit, Layout, Placement, Preprocess};
 use wasi_detect::settings::MAX_DETECTIONS_LIMIT;
 
 /// NanoDet-g 416's input and head, as its manifest describes them.
 fn nanodet_input() -> Preprocess {
     Preprocess {
         side: 416,
+        fit: Fit::Letterbox,
+        filter: preprocess::Filter::Pillow,
         layout: Layout::Nchw,
         order: ChannelOrder::Bgr,
         fill: [0, 0, 0],
@@ -70,7 +72,7 @@ pub fn decode_letterbox(data: &[u8]) {
         // As the component decodes it: a large JPEG at a reduced scale
         // (jpeg-decoder's scaled IDCT, or `pixels::jpeg_dc` at 1/8).
         let input = nanodet_input();
-        match decode::decode_stored(data, format, |w, h| input.needed_size(w, h)) {
+        match decode::decode_stored(data, format, |w, h| input.needed_size(w, h), input.filter) {
             Ok(stored) => check_reduced(stored.upright()),
             Err(e) => assert!(matches!(ApiError::from(e).status, 413 | 422)),
         }
@@ -86,7 +88,7 @@ fn check_tensor(image: &RgbImage) {
 
     let input = nanodet_input();
     let (tensor, lb) = input.to_input_tensor(&image.pixels, width, height);
-    assert_eq!(lb, Letterbox::fit(width, height, input.side));
+    assert_eq!(lb, Placement::letterbox(width, height, input.side));
     check_letterbox(&lb);
     let side = input.side as usize;
     let plane = side * side;
@@ -116,9 +118,12 @@ fn check_tensor(image: &RgbImage) {
 
 /// The placement fits in the square, touches two opposite sides of it, is
 /// centred, and its corners map back to the image's corners.
-fn check_letterbox(lb: &Letterbox) {
+fn check_letterbox(lb: &Placement) {
     let side = lb.side;
-    assert!(lb.scale.is_finite() && lb.scale > 0.0, "{lb:?}");
+    assert!(
+        lb.scale_x.is_finite() && lb.scale_x > 0.0 && lb.scale_x == lb.scale_y,
+        "{lb:?}"
+    );
     assert!((1..=side).contains(&lb.inner_width), "{lb:?}");
     assert!((1..=side).contains(&lb.inner_height), "{lb:?}");
     assert!(lb.inner_width == side || lb.inner_height == side, "{lb:?}");
@@ -133,7 +138,7 @@ fn check_letterbox(lb: &Letterbox) {
     );
     // The resized sides are whole pixels: up to half an input pixel off,
     // plus float rounding at very large sides.
-    let slack = |len: f32| 0.5 / lb.scale + 1.0 + len * 1e-6;
+    let slack = |len: f32| 0.5 / lb.scale_x + 1.0 + len * 1e-6;
     assert!(x <= w && x >= w - slack(w), "{lb:?}: right edge at {x}");
     assert!(y <= h && y >= h - slack(h), "{lb:?}: bottom edge at {y}");
 
@@ -186,7 +191,7 @@ fn check_reduced(image: RgbImage) {
         image.pixels.len() as u64,
         u64::from(image.width) * u64::from(image.height) * 3
     );
-    let (resized, lb) = input.letterbox_image(image);
+    let (resized, lb) = input.fit_image(image);
     assert_eq!(resized.len() as u32, lb.inner_width * lb.inner_height * 3);
     for t in [-1.0, 0.0, 208.0, 416.0, 1e9] {
         let (x, y) = lb.to_image(t, t);
@@ -215,7 +220,7 @@ pub fn postprocess(data: &[u8]) {
         max,
         classes,
     };
-    let lb = Letterbox::fit(r.side(), r.side(), 416);
+    let lb = Placement::letterbox(r.side(), r.side(), 416);
     let head = nanodet_head();
     let rows = head.rows();
     let mut scores = r.pattern(rows * CLASSES);
@@ -265,7 +270,7 @@ pub fn postprocess(data: &[u8]) {
             row[5] = (row[5].abs() * 10.0).floor() % 100.0;
         }
     }
-    let lb512 = Letterbox::fit(lb.width.max(1), lb.height.max(1), 512);
+    let lb512 = Placement::letterbox(lb.width.max(1), lb.height.max(1), 512);
     assert!(centernet.detect(&rows[1..], &lb512, &filter).is_err());
     let found = centernet.detect(&rows, &lb512, &filter).expect("100 rows");
     // Suppressed in input pixels: mapped to the photo, an overlap may
@@ -296,7 +301,7 @@ pub fn postprocess(data: &[u8]) {
 fn check_detections(
     found: &[Detection],
     filter: &Filter,
-    lb: &Letterbox,
+    lb: &Placement,
     nms: Nms,
     apart: impl Fn(&Detection, &Detection) -> bool,
 ) {

@@ -52,18 +52,9 @@ fn clip8(acc: i32) -> u8 {
     (acc >> PRECISION_BITS).clamp(0, 255) as u8
 }
 
-/// Resizes an RGB8 image: horizontal pass, then vertical, 8-bit in between
-/// (Pillow's order and rounding, so the result matches it exactly).
-pub fn resize_rgb(src: &[u8], sw: usize, sh: usize, dw: usize, dh: usize) -> Vec<u8> {
-    let mut resizer = RowResizer::new(sw, sh, dw, dh);
-    for row in src.chunks_exact(sw * 3).take(sh) {
-        resizer.push_row(row);
-    }
-    resizer.finish()
-}
-
-/// The same resize fed one source row at a time, as a decoder gives them:
-/// each row's horizontal pass runs as it arrives, so only the narrower
+/// The resize of an RGB8 image: horizontal pass, then vertical, 8-bit in
+/// between (Pillow's order and rounding, so the result matches it exactly),
+/// fed one source row at a time, as a decoder gives them: each row's horizontal pass runs as it arrives, so only the narrower
 /// rows are held, never the source image.
 pub struct RowResizer {
     sw: usize,
@@ -229,6 +220,10 @@ fn accumulate(acc: &mut [i32], row: &[u8], w: i32) {
 mod tests {
     use super::*;
 
+    fn resize_rgb(src: &[u8], from: (usize, usize), to: (usize, usize)) -> Vec<u8> {
+        crate::resize_rgb(crate::Filter::Pillow, src, from, to)
+    }
+
     #[test]
     fn taps_are_normalised_and_widen_when_downscaling() {
         let one = 1i64 << PRECISION_BITS;
@@ -270,7 +265,7 @@ mod tests {
     fn a_uniform_image_stays_uniform_at_any_size() {
         let src = vec![77u8; 640 * 480 * 3];
         for (dw, dh) in [(416, 312), (640, 480), (1000, 750), (1, 1)] {
-            let out = resize_rgb(&src, 640, 480, dw, dh);
+            let out = resize_rgb(&src, (640, 480), (dw, dh));
             assert_eq!(out.len(), dw * dh * 3);
             assert!(out.iter().all(|&v| v == 77), "{dw}x{dh}");
         }

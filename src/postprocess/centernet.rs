@@ -6,7 +6,7 @@
 
 use super::nms::{Nms, Suppress};
 use super::{keep_in_input, Detection, Filter, Shape, ShapeError, Wanted};
-use crate::preprocess::Letterbox;
+use crate::preprocess::Placement;
 
 /// The names of a row's columns, in the order of [`CenterNet::columns`].
 pub const COLUMNS: [&str; 6] = ["x1", "y1", "x2", "y2", "score", "class"];
@@ -41,7 +41,7 @@ impl CenterNet {
     pub fn detect(
         &self,
         output: &[f32],
-        letterbox: &Letterbox,
+        letterbox: &Placement,
         filter: &Filter,
     ) -> Result<Vec<Detection>, ShapeError> {
         if output.len() != self.rows * 6 {
@@ -117,7 +117,7 @@ mod tests {
     #[test]
     fn rows_become_boxes_in_the_photos_pixels() {
         // A 1024x512 photo: scale 0.5, pad_y 128.
-        let lb = Letterbox::fit(1024, 512, 512);
+        let lb = Placement::letterbox(1024, 512, 512);
         let out = output(&[[100.0, 228.0, 200.0, 328.0, 0.9, 16.0]]);
         let d = head().detect(&out, &lb, &filter(0.2)).unwrap();
         assert_eq!(boxes(&d), [(16, 0.9, [200.0, 200.0, 400.0, 400.0])]);
@@ -129,7 +129,7 @@ mod tests {
 
     #[test]
     fn only_rows_that_are_detections_are_kept() {
-        let lb = Letterbox::fit(512, 512, 512);
+        let lb = Placement::letterbox(512, 512, 512);
         let row = |x: f32, score: f32, class: f32| [x, 0.0, x + 10.0, 10.0, score, class];
         let out = output(&[
             row(0.0, 0.9, 0.0),
@@ -150,7 +150,7 @@ mod tests {
 
     #[test]
     fn nms_is_across_classes_and_at_the_limit() {
-        let lb = Letterbox::fit(512, 512, 512);
+        let lb = Placement::letterbox(512, 512, 512);
         // b overlaps a by exactly 0.4 (40 of 100 px wide, same height): dropped.
         // c, another class, overlaps a by 0.8: dropped too (across classes).
         // d overlaps a by 1/6 (20 of 120 px): kept.
@@ -167,7 +167,7 @@ mod tests {
 
     #[test]
     fn classes_are_filtered_before_nms_and_max_applies_after() {
-        let lb = Letterbox::fit(512, 512, 512);
+        let lb = Placement::letterbox(512, 512, 512);
         let out = output(&[
             [0.0, 0.0, 100.0, 100.0, 0.9, 0.0],
             [0.0, 0.0, 100.0, 100.0, 0.8, 1.0],
@@ -193,7 +193,7 @@ mod tests {
         };
         let mut out = vec![0.0; 600];
         out[..6].copy_from_slice(&[0.9, 3.0, 10.0, 20.0, 30.0, 40.0]);
-        let lb = Letterbox::fit(512, 512, 512);
+        let lb = Placement::letterbox(512, 512, 512);
         let d = head.detect(&out, &lb, &filter(0.2)).unwrap();
         assert_eq!(boxes(&d), [(3, 0.9, [10.0, 20.0, 30.0, 40.0])]);
         assert!(head.detect(&out[..599], &lb, &filter(0.2)).is_err());

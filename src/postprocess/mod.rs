@@ -4,7 +4,9 @@
 //! its numbers:
 //! - [`nanodet`]: per-cell class scores and box-side distributions (GFL);
 //! - [`centernet`]: the model's own top detections, as boxes;
-//! - [`yolo`]: Ultralytics' detect head, centre and size per anchor.
+//! - [`yolo`]: Ultralytics' detect head, centre and size per anchor;
+//! - [`ssd`]: per-anchor class scores and boxes the graph decoded (the TF
+//!   Object Detection API's SSD exports, TF.js coco-ssd's model).
 //!
 //! What they share: [`Detection`], the request's [`Filter`], and
 //! [`nms`]'s greedy suppression.
@@ -12,9 +14,10 @@
 pub mod centernet;
 pub mod nanodet;
 pub mod nms;
+pub mod ssd;
 pub mod yolo;
 
-use crate::preprocess::Letterbox;
+use crate::preprocess::Placement;
 
 /// One detected object: a class id, its score, and its corners (in the
 /// photo's pixels, or the input's while a decoder works on it).
@@ -49,7 +52,7 @@ impl Detection {
 
     /// The same detection with its corners mapped from the input square
     /// back to the photo.
-    fn to_photo(self, letterbox: &Letterbox) -> Detection {
+    fn to_photo(self, letterbox: &Placement) -> Detection {
         let (x1, y1) = letterbox.to_image(self.x1, self.y1);
         let (x2, y2) = letterbox.to_image(self.x2, self.y2);
         Detection {
@@ -85,15 +88,15 @@ impl Filter {
     }
 }
 
-/// The detections `nms` keeps of `candidates` in input pixels (CenterNet's
-/// and Ultralytics' pipelines suppress before the letterbox is undone),
+/// The detections `nms` keeps of `candidates` in input pixels (CenterNet's,
+/// Ultralytics' and SSD's pipelines suppress before the placement is undone),
 /// mapped to the photo.
 fn keep_in_input(
     nms: &nms::Nms,
     candidates: Vec<Detection>,
     max: usize,
     rule: nms::Suppress,
-    letterbox: &Letterbox,
+    letterbox: &Placement,
 ) -> Vec<Detection> {
     let kept = nms.keep(candidates, max, rule);
     kept.into_iter().map(|d| d.to_photo(letterbox)).collect()
@@ -117,6 +120,7 @@ pub enum Decoder {
     NanoDet(nanodet::NanoDet),
     CenterNet(centernet::CenterNet),
     Yolo(yolo::Yolo),
+    Ssd(ssd::Ssd),
 }
 
 impl Decoder {
@@ -126,6 +130,7 @@ impl Decoder {
             Decoder::NanoDet(_) => "nanodet",
             Decoder::CenterNet(_) => "centernet",
             Decoder::Yolo(_) => "yolo",
+            Decoder::Ssd(_) => "ssd",
         }
     }
 
@@ -136,6 +141,7 @@ impl Decoder {
             Decoder::NanoDet(d) => pick(outputs, &d.outputs()),
             Decoder::CenterNet(d) => pick(outputs, &[d.output()]),
             Decoder::Yolo(d) => pick(outputs, &[d.output()]),
+            Decoder::Ssd(d) => pick(outputs, &d.outputs()),
         }
     }
 
@@ -144,13 +150,14 @@ impl Decoder {
     pub fn detect(
         &self,
         outputs: &[&[f32]],
-        letterbox: &Letterbox,
+        letterbox: &Placement,
         filter: &Filter,
     ) -> Result<Vec<Detection>, ShapeError> {
         match (self, outputs) {
             (Decoder::NanoDet(d), [scores, boxes]) => d.detect(scores, boxes, letterbox, filter),
             (Decoder::CenterNet(d), [rows]) => d.detect(rows, letterbox, filter),
             (Decoder::Yolo(d), [output]) => d.detect(output, letterbox, filter),
+            (Decoder::Ssd(d), [scores, boxes]) => d.detect(scores, boxes, letterbox, filter),
             _ => Err(ShapeError(format!(
                 "{} outputs for a {} decoder",
                 outputs.len(),

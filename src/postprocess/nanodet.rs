@@ -5,7 +5,7 @@
 
 use super::nms::{Nms, Suppress};
 use super::{Detection, Filter, Shape, ShapeError, Wanted};
-use crate::preprocess::Letterbox;
+use crate::preprocess::Placement;
 
 /// A NanoDet head, from the manifest's `decoder` (and the input's side and
 /// the labels' count).
@@ -76,7 +76,7 @@ impl NanoDet {
         &self,
         scores: &[f32],
         box_dist: &[f32],
-        letterbox: &Letterbox,
+        letterbox: &Placement,
         filter: &Filter,
     ) -> Result<Vec<Detection>, ShapeError> {
         let (rows, width) = (self.rows(), self.box_width());
@@ -185,11 +185,11 @@ pub(crate) mod tests {
         }
     }
 
-    fn fit(width: u32, height: u32) -> Letterbox {
-        Letterbox::fit(width, height, 416)
+    fn fit(width: u32, height: u32) -> Placement {
+        Placement::letterbox(width, height, 416)
     }
 
-    fn detect(o: &Outputs, lb: &Letterbox, f: &Filter) -> Result<Vec<Detection>, ShapeError> {
+    fn detect(o: &Outputs, lb: &Placement, f: &Filter) -> Result<Vec<Detection>, ShapeError> {
         nanodet_g().detect(&o.scores, &o.dist, lb, f)
     }
 
@@ -336,7 +336,7 @@ pub(crate) mod tests {
             classes: 100_000,
             ..nanodet_g()
         };
-        let lb = Letterbox::fit(10, 10, 2048);
+        let lb = Placement::letterbox(10, 10, 2048);
         assert!(head
             .detect(&[0.5; 8], &[0.0; 8], &lb, &filter(0.3))
             .is_err());
@@ -360,7 +360,12 @@ pub(crate) mod tests {
             dist[1600 * WIDTH + side * BINS + 1] = 50.0;
         }
         let d = head
-            .detect(&scores, &dist, &Letterbox::fit(320, 320, 320), &filter(0.5))
+            .detect(
+                &scores,
+                &dist,
+                &Placement::letterbox(320, 320, 320),
+                &filter(0.5),
+            )
             .unwrap();
         assert_eq!(d.len(), 1);
         assert_eq!((d[0].class, d[0].x1, d[0].x2), (2, 0.0, 24.0));

@@ -7,7 +7,7 @@
 
 use super::nms::{Nms, Suppress};
 use super::{keep_in_input, Detection, Filter, Shape, ShapeError, Wanted};
-use crate::preprocess::Letterbox;
+use crate::preprocess::Placement;
 
 /// A YOLO head, from the manifest's `decoder` (and the labels' count).
 #[derive(Debug, Clone, PartialEq)]
@@ -39,7 +39,7 @@ impl Yolo {
     pub fn detect(
         &self,
         output: &[f32],
-        letterbox: &Letterbox,
+        letterbox: &Placement,
         filter: &Filter,
     ) -> Result<Vec<Detection>, ShapeError> {
         let height = self.height();
@@ -121,7 +121,7 @@ mod tests {
     #[test]
     fn anchors_become_boxes_in_the_photos_pixels() {
         // 640x320 into 640: scale 1, pad_y 160.
-        let lb = Letterbox::fit(640, 320, 640);
+        let lb = Placement::letterbox(640, 320, 640);
         let out = output(&[
             ([100.0, 260.0, 40.0, 20.0], [0.1, 0.8, 0.3]),
             ([300.0, 300.0, 10.0, 10.0], [0.1, 0.1, 0.2]),
@@ -136,7 +136,7 @@ mod tests {
 
     #[test]
     fn nms_per_class_or_across_and_filters() {
-        let lb = Letterbox::fit(640, 640, 640);
+        let lb = Placement::letterbox(640, 640, 640);
         // Two near-identical boxes of different classes, and a weaker copy of the first.
         let out = output(&[
             ([100.0, 100.0, 50.0, 50.0], [0.9, 0.0, 0.0]),
@@ -175,7 +175,7 @@ mod tests {
 
     #[test]
     fn wrong_sizes_are_errors() {
-        let lb = Letterbox::fit(640, 640, 640);
+        let lb = Placement::letterbox(640, 640, 640);
         assert!(head().detect(&[0.0; 13], &lb, &filter(0.25)).is_err());
         assert!(head().detect(&[], &lb, &filter(0.25)).is_err());
         assert_eq!(head().output().shape, Shape::Columns { height: 7 });

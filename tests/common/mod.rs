@@ -130,12 +130,12 @@ impl Backend {
         self.models()[0]
     }
 
-    /// The folders of the models it serves, the default first: NanoDet's
-    /// and CenterNet's.
-    pub fn models(self) -> [&'static str; 2] {
+    /// The folders of the models it serves, the default first: NanoDet's,
+    /// CenterNet's and coco-ssd's.
+    pub fn models(self) -> [&'static str; 3] {
         match self {
-            Backend::Onnx | Backend::Portable => ["nanodet", "centernet"],
-            Backend::Openvino => ["nanodet-ov", "centernet-ov"],
+            Backend::Onnx | Backend::Portable => ["nanodet", "centernet", "coco-ssd"],
+            Backend::Openvino => ["nanodet-ov", "centernet-ov", "coco-ssd-ov"],
         }
     }
 }
@@ -344,8 +344,13 @@ impl Server {
     }
 
     pub fn post_fixture(&self, path: &str, name: &str) -> Response {
-        let bytes = std::fs::read(fixture(name)).unwrap();
-        let ct = if name.ends_with(".png") {
+        self.post_file(path, &fixture(name))
+    }
+
+    /// An image file posted as its extension says: PNG or JPEG.
+    pub fn post_file(&self, path: &str, file: &Path) -> Response {
+        let bytes = std::fs::read(file).unwrap();
+        let ct = if file.extension().is_some_and(|e| e == "png") {
             "image/png"
         } else {
             "image/jpeg"
@@ -1089,4 +1094,119 @@ impl Drop for TempModels {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
+}
+
+/// TF.js coco-ssd's own `detect` at its defaults (20 boxes, score 0.5) on
+/// image files (`tests/reference/coco-ssd/run.sh`), by file name, its boxes
+/// turned from `[x, y, width, height]` into corners.
+pub fn coco_ssd_reference(paths: &[PathBuf]) -> Vec<(String, Vec<Det>)> {
+    let out = Command::new("bash")
+        .arg(root().join("tests/reference/coco-ssd/run.sh"))
+        .args(paths)
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("run tests/reference/coco-ssd/run.sh");
+    assert!(out.status.success(), "TF.js coco-ssd failed");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|line| {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            let name = Path::new(v["image"].as_str().unwrap())
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .to_string();
+            let found = v["detections"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|d| {
+                    let b: Vec<f64> = d["bbox"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|x| x.as_f64().unwrap())
+                        .collect();
+                    Det {
+                        class: d["class"].as_str().unwrap().to_string(),
+                        score: d["score"].as_f64().unwrap(),
+                        bbox: [b[0], b[1], b[0] + b[2], b[1] + b[3]],
+                    }
+                })
+                .collect();
+            (name, found)
+        })
+        .collect()
+}
+
+/// How far our answers to one photo are from coco-ssd's: the largest score
+/// difference and the smallest IoU over the matched detections.
+#[derive(Debug, Clone, Copy)]
+pub struct Agreement {
+    pub score: f64,
+    pub iou: f64,
+}
+
+impl Agreement {
+    pub const EXACT: Agreement = Agreement {
+        score: 0.0,
+        iou: 1.0,
+    };
+
+    pub fn worst(self, other: Agreement) -> Agreement {
+        Agreement {
+            score: self.score.max(other.score),
+            iou: self.iou.min(other.iou),
+        }
+    }
+}
+
+/// Score and IoU coco-ssd's users can count on: each detection of coco-ssd
+/// has ours of the same class within this score and above this IoU.
+pub const VS_COCO_SSD: Tolerance = Tolerance {
+    threshold: 0.5,
+    score: 0.05,
+    iou: 0.9,
+};
+
+/// Ours found nothing coco-ssd does not above this score.
+pub const COCO_SSD_UNMATCHED: f64 = 0.6;
+
+/// Every detection coco-ssd makes at its defaults has a twin among `ours`
+/// (same class, score within 0.05, IoU above 0.9), and `ours` has nothing
+/// above 0.6 without a twin among coco-ssd's. `ours` must be asked below
+/// coco-ssd's threshold (by the score tolerance) and for more than its 20,
+/// so a twin just under 0.5 is not cut. What it measured is returned.
+pub fn assert_agrees_with_coco_ssd(
+    image: &str,
+    label: &str,
+    ours: &[Det],
+    theirs: &[Det],
+) -> Agreement {
+    let tol = VS_COCO_SSD;
+    let mut agreement = Agreement::EXACT;
+    let twin = |d: &Det, others: &[Det]| -> Option<Agreement> {
+        others
+            .iter()
+            .filter(|o| o.class == d.class)
+            .map(|o| Agreement {
+                score: (o.score - d.score).abs(),
+                iou: o.iou(d),
+            })
+            .filter(|a| a.score <= tol.score && a.iou > tol.iou)
+            .reduce(|a, b| if a.iou >= b.iou { a } else { b })
+    };
+    for d in theirs {
+        let found = twin(d, ours).unwrap_or_else(|| {
+            panic!("{image}: coco-ssd's {d:?} has no twin in {label}'s {ours:#?}")
+        });
+        agreement = agreement.worst(found);
+    }
+    for d in ours.iter().filter(|d| d.score > COCO_SSD_UNMATCHED) {
+        assert!(
+            twin(d, theirs).is_some(),
+            "{image}: {label}'s {d:?} is not among coco-ssd's {theirs:#?}"
+        );
+    }
+    agreement
 }
