@@ -166,13 +166,14 @@ error/unknown class, centernet | fixtures/chelsea.png | image/png | blob | {"mod
 error/unknown model | fixtures/chelsea.png | image/png | blob | {"model": "yolo9000"} | 404 model_not_found
 "#;
 
-/// Every call: each photo with NanoDet and with CenterNet, then CALLS.
+/// Every call: each photo with NanoDet, CenterNet and coco-ssd, then CALLS.
 fn calls(made: &Path) -> Vec<Call> {
     let mut calls = vec![];
     for photo in photos() {
         for (model, options) in [
             ("nanodet", json!({})),
             ("centernet", json!({"model": "centernet"})),
+            ("coco-ssd", json!({"model": "coco-ssd"})),
         ] {
             calls.push(Call {
                 id: format!("{model}/{photo}"),
@@ -397,6 +398,8 @@ fn private_mode_detects_in_the_browser_what_the_server_detects() {
     for photo in photos() {
         let found = answer(&format!("nanodet/{photo}"));
         assert_ne!(found, json!([]), "{photo}: NanoDet finds nothing");
+        let found = answer(&format!("coco-ssd/{photo}"));
+        assert_ne!(found, json!([]), "{photo}: coco-ssd finds nothing");
     }
     assert_ne!(answer("options/camera.png"), answer("nanodet/camera.png"));
     assert_ne!(
