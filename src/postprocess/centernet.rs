@@ -77,6 +77,7 @@ impl CenterNet {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::postprocess::found;
 
     fn head() -> CenterNet {
         CenterNet {
@@ -108,23 +109,17 @@ mod tests {
         out
     }
 
-    fn boxes(d: &[Detection]) -> Vec<(usize, f32, [f32; 4])> {
-        d.iter()
-            .map(|d| (d.class, d.score, [d.x1, d.y1, d.x2, d.y2]))
-            .collect()
-    }
-
     #[test]
     fn rows_become_boxes_in_the_photos_pixels() {
         // A 1024x512 photo: scale 0.5, pad_y 128.
         let lb = Placement::letterbox(1024, 512, 512);
         let out = output(&[[100.0, 228.0, 200.0, 328.0, 0.9, 16.0]]);
         let d = head().detect(&out, &lb, &filter(0.2)).unwrap();
-        assert_eq!(boxes(&d), [(16, 0.9, [200.0, 200.0, 400.0, 400.0])]);
+        assert_eq!(found(&d), [(16, 0.9, [200.0, 200.0, 400.0, 400.0])]);
         // Beyond the image: clamped to it; corners given the other way round.
         let out = output(&[[600.0, 500.0, -10.0, 100.0, 0.5, 0.0]]);
         let d = head().detect(&out, &lb, &filter(0.2)).unwrap();
-        assert_eq!(boxes(&d), [(0, 0.5, [0.0, 0.0, 1024.0, 512.0])]);
+        assert_eq!(found(&d), [(0, 0.5, [0.0, 0.0, 1024.0, 512.0])]);
     }
 
     #[test]
@@ -195,7 +190,7 @@ mod tests {
         out[..6].copy_from_slice(&[0.9, 3.0, 10.0, 20.0, 30.0, 40.0]);
         let lb = Placement::letterbox(512, 512, 512);
         let d = head.detect(&out, &lb, &filter(0.2)).unwrap();
-        assert_eq!(boxes(&d), [(3, 0.9, [10.0, 20.0, 30.0, 40.0])]);
+        assert_eq!(found(&d), [(3, 0.9, [10.0, 20.0, 30.0, 40.0])]);
         assert!(head.detect(&out[..599], &lb, &filter(0.2)).is_err());
     }
 }

@@ -258,6 +258,14 @@ fn describe(outputs: &[(&str, &[u32])]) -> String {
     each.join(", ")
 }
 
+/// Detections as (class, score, corners), for the families' tests.
+#[cfg(test)]
+fn found(d: &[Detection]) -> Vec<(usize, f32, [f32; 4])> {
+    d.iter()
+        .map(|d| (d.class, d.score, [d.x1, d.y1, d.x2, d.y2]))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

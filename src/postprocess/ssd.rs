@@ -121,6 +121,7 @@ impl Ssd {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::postprocess::found;
 
     /// COCO's category id of each of the 80 classes (coco-ssd's manifest's
     /// `labels.ids`).
@@ -165,12 +166,6 @@ pub(crate) mod tests {
             max: 20,
             classes: None,
         }
-    }
-
-    fn found(d: &[Detection]) -> Vec<(usize, f32, [f32; 4])> {
-        d.iter()
-            .map(|d| (d.class, d.score, [d.x1, d.y1, d.x2, d.y2]))
-            .collect()
     }
 
     #[test]
