@@ -22,8 +22,9 @@ setup: host model component browser examples
 # The portable build for hosts without wasi-nn (Spin, Fermyon Cloud, SpinKube):
 # the detector composed with the tract-based wasi-nn provider and the settings
 # component (Spin's application variables). MODEL (a folder of models/) is
-# built in, pre-initialised; `make portable MODEL=` builds code only.
-MODEL ?= nanodet
+# built in, pre-initialised; `make portable MODEL=` builds code only. The
+# default is coco-ssd: tract in wasm runs it 2.7 times as fast as NanoDet.
+MODEL ?= coco-ssd
 portable: host
 	@MODEL="$(MODEL)" bash scripts/build-portable.sh >/dev/null
 	@wc -c < dist/wasi-detect-portable-code.wasm | xargs -I{} echo "portable, code only: dist/wasi-detect-portable-code.wasm ({} bytes)"

@@ -57,8 +57,11 @@ HOST = ROOT / "target" / "host" / "wasi-detect-host"
 WASM = ROOT / "dist" / "wasi-detect.wasm"
 PEER = ROOT / "bench" / "peer.py"
 BACKENDS = {"onnx": "nanodet", "openvino": "nanodet-ov"}
-# The second model, measured the same way (its folder per backend).
-CENTERNET = {"onnx": "centernet", "openvino": "centernet-ov"}
+# The other models, measured the same way (their folders per backend).
+OTHER_MODELS = {
+    "centernet": {"onnx": "centernet", "openvino": "centernet-ov"},
+    "coco-ssd": {"onnx": "coco-ssd", "openvino": "coco-ssd-ov"},
+}
 SMALL, LARGE, PNG = "photo 640x480 JPEG", "phone 4000x3000 JPEG", "photo 741x500 PNG"
 ROTATED = "phone 4000x3000 JPEG, EXIF 6"
 # 12-megapixel photos take longer a request than the others: fewer of them.
@@ -224,8 +227,8 @@ def serving(*args, **kwargs):
     return running(Server(*args, **kwargs))
 
 
-def post(conn: http.client.HTTPConnection, image: bytes, media: str):
-    conn.request("POST", "/predict", body=image, headers={"content-type": media})
+def post(conn: http.client.HTTPConnection, image: bytes, media: str, path: str = "/predict"):
+    conn.request("POST", path, body=image, headers={"content-type": media})
     r = conn.getresponse()
     body = r.read()
     if r.status != 200:
@@ -258,17 +261,17 @@ def media_of(path: Path) -> str:
     return "image/png" if path.suffix == ".png" else "image/jpeg"
 
 
-def end_to_end(server: Server, path: Path, n: int) -> dict:
-    """Warm latency over one keep-alive connection, and the step medians
-    (none for the peer, which sends no Server-Timing)."""
+def end_to_end(server: Server, path: Path, n: int, route: str = "/predict") -> dict:
+    """Warm latency over one keep-alive connection (to `route`), and the
+    step medians (none for the peer, which sends no Server-Timing)."""
     image, media = path.read_bytes(), media_of(path)
     conn = server.connect()
     for _ in range(5):
-        post(conn, image, media)
+        post(conn, image, media, route)
     samples, steps = [], {}
     for _ in range(n):
         start = time.perf_counter()
-        r, _ = post(conn, image, media)
+        r, _ = post(conn, image, media, route)
         samples.append((time.perf_counter() - start) * 1e3)
         for name, ms in server_timing(r.getheader("server-timing", "")).items():
             steps.setdefault(name, []).append(ms)
@@ -344,8 +347,8 @@ def run(args) -> dict:
             results["e2e"][backend] = {name: end_to_end(server, path, requests(name, args))
                                        for name, path in images.items()}
 
-    print("[bench] CenterNet: the engine alone and end to end", file=sys.stderr)
-    results["centernet"] = centernet(backends, images, args)
+    print("[bench] CenterNet and coco-ssd: the engine alone and end to end", file=sys.stderr)
+    results["models"] = other_models(backends, images, args)
 
     if not args.quick:
         import portable
@@ -375,18 +378,32 @@ def run(args) -> dict:
     return results
 
 
-def centernet(backends: list[str], images: dict[str, Path], args) -> dict:
-    """The second model as NanoDet above: its engine alone on the small
-    photo's input tensor (its own letterbox, NHWC), end to end per image."""
-    import centernet as reference  # tests/reference/centernet.py
-    tensor, _ = reference.to_input(detect.load_image(images[SMALL]))
+def model_input(model: str, img: Image.Image) -> np.ndarray:
+    """The input tensor of OTHER_MODELS' `model` for a photo: CenterNet's
+    letterbox (tests/reference/centernet.py), coco-ssd's whole frame at
+    300x300, NHWC, values 0..255 (Pillow's bilinear here: the engine's time
+    does not depend on the pixels)."""
+    if model == "centernet":
+        import centernet as reference  # tests/reference/centernet.py
+        return reference.to_input(img)[0]
+    stretched = img.convert("RGB").resize((300, 300), Image.Resampling.BILINEAR)
+    return np.asarray(stretched, np.float32)[None]
+
+
+def other_models(backends: list[str], images: dict[str, Path], args) -> dict:
+    """The other models as NanoDet above: each one's engine alone on the
+    small photo's input tensor, end to end per image with a server that
+    serves it alone."""
     out = {}
-    for backend in backends:
-        out[backend] = {"native": native(backend, tensor, args.n, CENTERNET[backend])}
-        with serving(backend, model=CENTERNET[backend]) as server:
-            first_answer(server, images[SMALL].read_bytes(), "image/jpeg")
-            out[backend]["e2e"] = {name: end_to_end(server, path, requests(name, args))
-                                   for name, path in images.items()}
+    for model, folders in OTHER_MODELS.items():
+        tensor = model_input(model, detect.load_image(images[SMALL]))
+        out[model] = {}
+        for backend in backends:
+            runs = out[model][backend] = {"native": native(backend, tensor, args.n, folders[backend])}
+            with serving(backend, model=folders[backend]) as server:
+                first_answer(server, images[SMALL].read_bytes(), "image/jpeg")
+                runs["e2e"] = {name: end_to_end(server, path, requests(name, args))
+                               for name, path in images.items()}
     return out
 
 

@@ -1,14 +1,16 @@
 """The portable build in `make bench`: the detector with tract inside, as Spin
 runs it, measured in the same run as the native build.
 
-- end to end per image with instances reused, and its inference step;
+- end to end per image with instances reused, and its inference step, with
+  the built-in model (coco-ssd unless `make portable MODEL=` said otherwise)
+  and, on the small photo, NanoDet read from its folder;
 - a fresh instance per request (Spin never reuses a WASIp2 instance; wasmtime
   serve without `--max-instance-reuse-count` behaves the same), pre-initialised
   and code only (which parses and optimises the model in every request);
 - the first answer after the server starts, with wasmtime's compiled-code
   cache empty and filled (Spin keeps the same cache, on by default);
-- where tract's time goes per op, in the component (the provider's `profile`
-  export) and natively (provider/examples/profile.rs);
+- where tract's time goes per op, each model, in the component (the
+  provider's `profile` export) and natively (provider/examples/profile.rs);
 - the artifacts' sizes.
 """
 
@@ -25,8 +27,13 @@ ROOT = Path(__file__).resolve().parents[1]
 HOST = ROOT / "target" / "host" / "wasi-detect-host"
 PREINIT = ROOT / "dist" / "wasi-detect-portable.wasm"
 CODE_ONLY = ROOT / "dist" / "wasi-detect-portable-code.wasm"
-PROVIDER = ROOT / "target" / "portable" / "provider-nanodet.wasm"
-MODEL = ROOT / "models" / "nanodet" / "model.onnx"
+# The models whose tract profiles are compared: the built-in one first.
+PROFILED = ["nanodet"]
+
+
+def provider(built_in: str) -> Path:
+    """The pre-initialised provider before composition (build-portable.sh)."""
+    return ROOT / "target" / "portable" / f"provider-{built_in}.wasm"
 
 
 def serve_args(wasm: Path, port: int, reuse: bool) -> list[str]:
@@ -53,8 +60,12 @@ def measure(bench, images: dict[str, Path], small: Path, args) -> dict:
     print("[bench] portable: end to end, instances reused", file=sys.stderr)
     with bench.running(Portable(PREINIT, reuse=True)) as server:
         bench.first_answer(server, small.read_bytes(), "image/jpeg")
+        out["built_in"] = built_in = bench.get_json(server, "/warm")["model"]
         out["e2e"] = {name: bench.end_to_end(server, path, max(10, bench.requests(name, args) // 2))
                       for name, path in images.items()}
+        # The other models, read from their folders by the same instances.
+        out["others"] = {model: bench.end_to_end(server, small, n, f"/predict?model={model}")
+                         for model in PROFILED if model != built_in}
     print("[bench] portable: a fresh instance per request", file=sys.stderr)
     for label, wasm in [("pre-initialised", PREINIT), ("code only", CODE_ONLY)]:
         with bench.running(Portable(wasm, reuse=False)) as server:
@@ -64,7 +75,9 @@ def measure(bench, images: dict[str, Path], small: Path, args) -> dict:
     print("[bench] portable: first answer after start", file=sys.stderr)
     out["first_answer"] = first_answers(bench, Portable, small, args)
     print("[bench] portable: tract's profile, in the component and natively", file=sys.stderr)
-    out["profile"] = {"component": component_profile(), "native": native_profile()}
+    models = [built_in] + [m for m in PROFILED if m != built_in]
+    out["profile"] = {model: {"component": component_profile(built_in, model),
+                              "native": native_profile(model)} for model in models}
     out["size"] = {label: {"bytes": wasm.stat().st_size,
                            "gzip": len(gzip.compress(wasm.read_bytes(), 6))}
                    for label, wasm in [("code only", CODE_ONLY), ("pre-initialised", PREINIT)]}
@@ -92,10 +105,12 @@ def first_answers(bench, Portable, small: Path, args) -> dict:
     return out
 
 
-def component_profile(runs: int = 10) -> str:
-    """The pre-initialised provider's own profile export, in wasmtime."""
+def component_profile(built_in: str, model: str, runs: int = 10) -> str:
+    """The pre-initialised provider's own profile export, in wasmtime, of
+    `model`: the built-in one, or one read from its folder."""
     done = subprocess.run(
-        [str(HOST), "run", "-S", "cli", "--invoke", f'profile("nanodet", {runs})', str(PROVIDER)],
+        [str(HOST), "run", "-S", "cli", "--dir", f"{ROOT / 'models'}::/models",
+         "--invoke", f'profile("{model}", {runs})', str(provider(built_in))],
         check=True, capture_output=True, text=True)
     text = done.stdout.strip()
     # WAVE prints the result as ok("...") with escaped newlines.
@@ -104,10 +119,10 @@ def component_profile(runs: int = 10) -> str:
     return text
 
 
-def native_profile(runs: int = 10) -> str:
+def native_profile(model: str, runs: int = 10) -> str:
     """The same engine code compiled for this CPU (tract's native kernels)."""
     done = subprocess.run(
         ["cargo", "run", "--quiet", "--release", "--locked", "-p", "wasi-nn-tract",
-         "--example", "profile", "--", str(MODEL), str(runs)],
+         "--example", "profile", "--", str(ROOT / "models" / model / "model.onnx"), str(runs)],
         check=True, capture_output=True, text=True, cwd=ROOT)
     return done.stdout.strip()

@@ -6,7 +6,7 @@ machine, measured by bench/browser.mjs against the real server:
   input tensor (the reference's letterbox), threads on and off;
 - `detector.detect` end to end, the same thread settings, per image, with
   the component's own steps (`detector.lastTiming`, its Server-Timing);
-- CenterNet the same way, threads on, the small photo only;
+- CenterNet and coco-ssd the same way, threads on, the small photo only;
 - the first visit (an empty cache) and the second: `import()` to `load()`
   resolved, and the bytes that came over the network, per file.
 
@@ -28,8 +28,8 @@ ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "bench" / "browser.mjs"
 PLAYWRIGHT = ROOT / "tests" / "browser" / "node_modules" / "playwright-core"
 LOCK = ROOT / "web" / "browser" / "package-lock.json"
-# The server serves both models; each is measured with its own input.
-MODELS = "nanodet,centernet"
+# The server serves the three models; each is measured with its own input.
+MODELS = "nanodet,centernet,coco-ssd"
 
 
 def threads_on() -> int:
@@ -48,7 +48,6 @@ def measure(bench, images: dict[str, Path], args, base: str | None = None) -> di
     if not PLAYWRIGHT.is_dir():
         raise RuntimeError(f"no {PLAYWRIGHT}: run `make browser-deps`")
     sys.path.insert(0, str(ROOT / "tests" / "reference"))
-    import centernet as reference  # tests/reference/centernet.py
     import detect
 
     quick = getattr(args, "quick", False)
@@ -57,8 +56,9 @@ def measure(bench, images: dict[str, Path], args, base: str | None = None) -> di
     work.mkdir(parents=True, exist_ok=True)
     small = images[bench.SMALL]
     canvas, _ = detect.letterbox(detect.load_image(small))
-    tensors = {"nanodet": detect.to_tensor(canvas),
-               "centernet": reference.to_input(detect.load_image(small))[0]}
+    tensors = {"nanodet": detect.to_tensor(canvas)}
+    for model in ("centernet", "coco-ssd"):
+        tensors[model] = bench.model_input(model, detect.load_image(small))
     for name, tensor in tensors.items():
         tensor.tofile(work / f"{name}.f32")
     measured = [bench.SMALL, bench.LARGE, bench.PNG]
@@ -76,7 +76,8 @@ def measure(bench, images: dict[str, Path], args, base: str | None = None) -> di
         "ort_runs": fewer(args.n),
         "latency": [latency("nanodet", threads_on(), measured),
                     latency("nanodet", 1, measured),
-                    latency("centernet", threads_on(), [bench.SMALL])],
+                    latency("centernet", threads_on(), [bench.SMALL]),
+                    latency("coco-ssd", threads_on(), [bench.SMALL])],
         "visits": {"threads": threads_on(), "model": "nanodet"},
     }
 
@@ -134,7 +135,7 @@ def main(argv=None) -> int:
                    help="timed runs per image (default 50)")
     p.add_argument("--quick", action="store_true", help="fewer runs")
     p.add_argument("--base", help="measure this running server (e.g. http://127.0.0.1:8080) "
-                   "instead of starting one; it must serve nanodet and centernet")
+                   "instead of starting one; it must serve nanodet, centernet and coco-ssd")
     args = p.parse_args(argv)
     images = bench.make_images()
     with bench.cpu_lock():

@@ -94,6 +94,7 @@ fn steps(c: &mut Criterion) {
         threshold: manifest.threshold,
         max: 20,
         classes: None,
+        iou: None,
     };
     let Decoder::NanoDet(head) = &manifest.decoder else {
         panic!("not NanoDet's manifest")

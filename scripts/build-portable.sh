@@ -5,13 +5,13 @@
 # settings component (settings/: Spin's application variables), composed with
 # `wac plug`. The result imports no wasi:nn. Prints the deploy artifact's path.
 #
-#   MODEL=<name>  (default nanodet) the model built into the provider and
+#   MODEL=<name>  (default coco-ssd) the model built into the provider and
 #                 pre-initialised: models/<name>/model.onnx is read, parsed
 #                 and optimised at build time (`wasi-detect-host wizer`,
 #                 Wizer), and the instance's memory is snapshot into the component,
 #                 so every instance starts with the optimised plan and a fresh
 #                 instance per request (as Spin runs it) loads nothing.
-#                 MODEL="nanodet,centernet" builds in both.
+#                 MODEL="coco-ssd,nanodet" builds in both.
 #   MODEL=        code only: models are read from the models directory.
 #
 # Outputs:
@@ -24,7 +24,7 @@
 # (`make host`) runs Wizer; wac-cli is installed once under $CACHE/tools.
 . "$(dirname "$0")/lib.sh"
 
-MODEL="${MODEL-nanodet}"
+MODEL="${MODEL-coco-ssd}"
 WAC_VERSION="0.12.0"
 wac="$CACHE/tools/wac-cli-$WAC_VERSION/bin/wac"
 if [ ! -x "$wac" ]; then
@@ -70,7 +70,7 @@ if [ -z "$MODEL" ]; then
 else
     for name in ${MODEL//,/ }; do
         onnx="$ROOT/models/$name/model.onnx"
-        [ -f "$onnx" ] || die "$onnx is missing: MODEL names folders of models/ with a model.onnx ('make model' builds nanodet and centernet)"
+        [ -f "$onnx" ] || die "$onnx is missing: MODEL names folders of models/ with a model.onnx ('make model' builds nanodet, centernet and coco-ssd)"
     done
     host="$("$ROOT/scripts/build-host.sh")"
     baked="$out_dir/provider-${MODEL//,/-}.wasm"

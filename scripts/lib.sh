@@ -34,11 +34,19 @@ npm_cached() {
     local lock="$1/package-lock.json"
     local dest="$CACHE/$2-$(hash_inputs "$lock")"
     if [ ! -d "$dest/node_modules" ]; then
-        log "installing $3 (npm ci)"
-        rm -rf "$dest.tmp" && mkdir -p "$dest.tmp"
-        cp "$1/package.json" "$lock" "$dest.tmp/"
-        (cd "$dest.tmp" && npm ci --silent --no-audit --no-fund --ignore-scripts) >&2
-        rm -rf "$dest" && mv "$dest.tmp" "$dest"
+        # One install at a time (tests side by side may ask at once); the
+        # second finds the first's.
+        mkdir -p "$CACHE"
+        (
+            flock 9
+            if [ ! -d "$dest/node_modules" ]; then
+                log "installing $3 (npm ci)"
+                rm -rf "$dest.tmp" && mkdir -p "$dest.tmp"
+                cp "$1/package.json" "$lock" "$dest.tmp/"
+                (cd "$dest.tmp" && npm ci --silent --no-audit --no-fund --ignore-scripts) >&2
+                rm -rf "$dest" && mv "$dest.tmp" "$dest"
+            fi
+        ) 9>"$dest.lock"
     fi
     echo "$dest/node_modules"
 }

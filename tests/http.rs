@@ -111,6 +111,22 @@ fn query_parameters_filter_the_answer() {
             .json(),
     );
     assert!(none.is_empty());
+    // `iou` replaces the model's overlap (coco-ssd's 0.5): at 0.2 the cup
+    // suppresses the dining table under it, as coco-ssd's detect(img, 20,
+    // 0.2) does; at 1 nothing suppresses anything.
+    let classes = |query: &str| -> Vec<String> {
+        let r = s.post_fixture(
+            &format!("/predict?model=coco-ssd&threshold=0.2{query}"),
+            "coffee.png",
+        );
+        api_detections(&r.json())
+            .into_iter()
+            .map(|d| d.class)
+            .collect()
+    };
+    assert_eq!(classes(""), ["cup", "dining table"]);
+    assert_eq!(classes("&iou=0.2"), ["cup"]);
+    assert!(classes("&iou=1").len() > 2);
 }
 
 #[test]

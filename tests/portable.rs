@@ -7,9 +7,10 @@
 mod common;
 
 use common::{
-    component, portable_component, Backend, Reference, Request, Server, ServerConfig, TempModels,
+    agreement_with_coco_ssd, coco_ssd_reference, component, fixture, portable_component, Backend,
+    Reference, Request, Server, ServerConfig, TempModels, PHOTOS, PORTABLE_MODEL,
 };
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The interfaces Spin 3's runtime gives a `wasi:http` component (WASI 0.2),
 /// which Fermyon Cloud and SpinKube's containerd shim embed too. Spin's own
@@ -112,28 +113,43 @@ fn neither_build_can_reach_the_network() {
 }
 
 #[test]
-fn without_host_wasi_nn_the_photos_give_what_onnx_runtime_gives_natively() {
+fn without_host_wasi_nn_the_photos_give_what_each_models_reference_gives() {
     let server = Server::start(ServerConfig::backend(Backend::Portable));
+    // The default is the built-in model, found by name with nothing to load.
     let warm = server.request(Request::get("/warm")).json();
     assert_eq!(
         (warm["model"].as_str(), warm["source"].as_str()),
-        (Some("nanodet"), Some("load-by-name")),
+        (Some(PORTABLE_MODEL), Some("load-by-name")),
         "{warm}"
     );
-    common::assert_photos_match_native(&server, "portable");
-    // CenterNet is not built in: the provider reads it from its folder.
-    let warm = server.request(Request::get("/warm?model=centernet")).json();
-    assert_eq!(
-        (warm["model"].as_str(), warm["source"].as_str()),
-        (Some("centernet"), Some("load-by-name")),
-        "{warm}"
-    );
-    common::assert_photos_match_reference(
-        &server,
-        "portable, centernet",
-        Reference::CenterNet,
-        "/predict?model=centernet&max=100",
-    );
+    let photos: Vec<PathBuf> = PHOTOS.iter().map(|p| fixture(p)).collect();
+    let reference = coco_ssd_reference(&photos);
+    agreement_with_coco_ssd(&server, "portable", "/predict", &photos, &reference);
+    // NanoDet and CenterNet are not built in: the provider reads them from
+    // their folders, and they answer as ONNX Runtime does natively.
+    for (model, reference, path) in [
+        ("nanodet", Reference::NanoDet, "/predict?model=nanodet"),
+        (
+            "centernet",
+            Reference::CenterNet,
+            "/predict?model=centernet&max=100",
+        ),
+    ] {
+        let warm = server
+            .request(Request::get(&format!("/warm?model={model}")))
+            .json();
+        assert_eq!(
+            (warm["model"].as_str(), warm["source"].as_str()),
+            (Some(model), Some("load-by-name")),
+            "{warm}"
+        );
+        common::assert_photos_match_reference(
+            &server,
+            &format!("portable, {model}"),
+            reference,
+            path,
+        );
+    }
     // Errors are the detector's own, whoever runs the model.
     for case in common::bad_requests() {
         let r = server.request(case.request);
@@ -186,8 +202,16 @@ fn a_fresh_instance_per_request_starts_with_the_model_optimised() {
         built_in * 10.0 < from_file,
         "a built-in model costs no load: {built_in} ms, against {from_file} ms from the file"
     );
-    // Every photo, each in a fresh instance, as ONNX Runtime finds it.
-    common::assert_photos_match_native(&preinitialised, "portable, fresh instances");
+    // Every photo, each in a fresh instance, as coco-ssd itself finds it.
+    let photos: Vec<PathBuf> = PHOTOS.iter().map(|p| fixture(p)).collect();
+    let reference = coco_ssd_reference(&photos);
+    agreement_with_coco_ssd(
+        &preinitialised,
+        "portable, fresh instances",
+        "/predict",
+        &photos,
+        &reference,
+    );
 }
 
 #[test]
@@ -232,7 +256,7 @@ fn invoke(call: &str) -> String {
 fn the_optimised_plan_multiplies_with_tracts_wasm_simd_kernels() {
     // tract registers its kernels through constructors: if they did not run
     // in the component, the plan would fall back to the generic ones.
-    let answer = invoke(r#"matmul-kernels("nanodet")"#);
+    let answer = invoke(&format!(r#"matmul-kernels("{PORTABLE_MODEL}")"#));
     let kernels: Vec<&str> = answer
         .trim()
         .strip_prefix("ok([")

@@ -6,13 +6,13 @@
 
 mod common;
 
-use common::{Backend, Request, Server, ServerConfig, TempModels};
+use common::{Backend, Request, Server, ServerConfig, TempModels, PORTABLE_MODEL};
 use serde_json::Value;
 use std::sync::OnceLock;
 
-/// A photo with two detections at the default threshold (0.35), one of them
-/// under 0.5: a person (0.88) and a car (0.36).
-const PHOTO: &str = "camera.png";
+/// A photo with two detections at the default model's threshold (coco-ssd,
+/// 0.5), one of them under 0.9: a cup (0.96) and a dining table (0.82).
+const PHOTO: &str = "coffee.png";
 
 fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
     list.iter()
@@ -51,12 +51,12 @@ fn scores(detections: &Value) -> Vec<f64> {
 #[test]
 fn without_variables_the_defaults_and_the_environment_apply_as_before() {
     let default = detect(plain(), "");
-    assert_eq!(default, detect(plain(), "?threshold=0.35&max=20"));
+    assert_eq!(default, detect(plain(), "?threshold=0.5&max=20"));
     // The photo tells the thresholds below apart.
     let found = scores(&default);
     assert!(
-        found.len() == 2 && found[1] < 0.5,
-        "{PHOTO} no longer has a detection between 0.35 and 0.5: {default}"
+        found.len() == 2 && found[1] < 0.9,
+        "{PHOTO} no longer has a detection between 0.5 and 0.9: {default}"
     );
     assert!(scores(&detect(plain(), "?threshold=0.1")).len() > 2);
 
@@ -68,15 +68,15 @@ fn without_variables_the_defaults_and_the_environment_apply_as_before() {
 
 #[test]
 fn a_variable_sets_the_default_threshold_over_the_environment_variable() {
-    let server = portable(&[("WASI_DETECT_THRESHOLD", "0.1")], &[("threshold", "0.5")]);
+    let server = portable(&[("WASI_DETECT_THRESHOLD", "0.1")], &[("threshold", "0.9")]);
     let got = detect(&server, "");
-    assert_eq!(got, detect(plain(), "?threshold=0.5"));
+    assert_eq!(got, detect(plain(), "?threshold=0.9"));
     assert_ne!(got, detect(plain(), "?threshold=0.1"));
     assert_ne!(got, detect(plain(), ""));
     // A request's own threshold still wins over the default.
     assert_eq!(
-        detect(&server, "?threshold=0.35"),
-        detect(plain(), "?threshold=0.35")
+        detect(&server, "?threshold=0.5"),
+        detect(plain(), "?threshold=0.5")
     );
 }
 
@@ -114,7 +114,7 @@ fn model_variables_reach_the_detector_and_not_the_provider() {
     let data = TempModels::new("spin-data");
     data.model_from(
         "elsewhere",
-        "nanodet",
+        PORTABLE_MODEL,
         &["manifest.json", "labels.txt", "model.onnx"],
     );
     let server = Server::start(ServerConfig {

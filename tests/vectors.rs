@@ -55,6 +55,7 @@ fn postprocessing_the_reference_outputs_gives_the_reference_detections() {
             threshold: 0.3,
             max: 100,
             classes: None,
+            iou: None,
         };
         let got = head.detect(&scores, &dist, &lb, &filter).unwrap();
         let want = v["detections_score_thr_0.3_iou_0.6"].as_array().unwrap();

@@ -219,6 +219,7 @@ pub fn postprocess(data: &[u8]) {
         threshold,
         max,
         classes,
+        iou: None,
     };
     let lb = Placement::letterbox(r.side(), r.side(), 416);
     let head = nanodet_head();

@@ -12,6 +12,8 @@ pub struct PredictQuery {
     pub model: Option<String>,
     pub threshold: Option<f32>,
     pub max: Option<usize>,
+    /// The overlap at which boxes suppress each other, over the model's.
+    pub iou: Option<f32>,
     /// Class names, as given.
     pub classes: Option<Vec<String>>,
     pub format: AnswerFormat,
@@ -35,12 +37,14 @@ fn query_pairs(query: &str) -> Result<Vec<(String, String)>, ApiError> {
     Ok(pairs)
 }
 
-/// The `/predict` query: `model`, `threshold`, `max`, `classes`, `format`.
+/// The `/predict` query: `model`, `threshold`, `max`, `iou`, `classes`,
+/// `format`.
 pub fn predict_query(query: &str) -> Result<PredictQuery, ApiError> {
     let mut q = PredictQuery {
         model: None,
         threshold: None,
         max: None,
+        iou: None,
         classes: None,
         format: AnswerFormat::Detect,
     };
@@ -50,6 +54,7 @@ pub fn predict_query(query: &str) -> Result<PredictQuery, ApiError> {
             "model" => q.model = Some(value),
             "threshold" => q.threshold = Some(settings::threshold(&value).map_err(bad)?),
             "max" => q.max = Some(settings::max_detections(&value).map_err(bad)?),
+            "iou" => q.iou = Some(settings::threshold(&value).map_err(bad)?),
             "classes" => q.classes = Some(class_names(&value)?),
             "format" => {
                 q.format = match value.as_str() {
@@ -60,7 +65,7 @@ pub fn predict_query(query: &str) -> Result<PredictQuery, ApiError> {
             }
             _ => {
                 return Err(ApiError::invalid_parameter(format!(
-                    "unknown query parameter '{key}'; /predict takes model, threshold, max, classes and format"
+                    "unknown query parameter '{key}'; /predict takes model, threshold, max, iou, classes and format"
                 )))
             }
         }
@@ -108,6 +113,7 @@ impl PredictQuery {
             threshold: self.threshold.unwrap_or(threshold),
             max: self.max.unwrap_or(max),
             classes,
+            iou: self.iou,
         })
     }
 }
@@ -174,7 +180,8 @@ mod tests {
             (0.5, 3, Some(vec![0, 9, 16]))
         );
         let f = filter("classes=cell+phone").unwrap();
-        assert_eq!(f.classes, Some(vec![67]));
+        assert_eq!((f.classes, f.iou), (Some(vec![67]), None));
+        assert_eq!(filter("iou=0.3").unwrap().iou, Some(0.3));
         let q = predict_query("model=centernet&format=hf").unwrap();
         assert_eq!(
             (q.model.as_deref(), q.format),
@@ -191,6 +198,9 @@ mod tests {
             "max=0",
             "max=1000",
             "max=1.5",
+            "iou=1.1",
+            "iou=-0.5",
+            "iou=nan",
             "classes=unicorn",
             "classes=",
             "classes=%zz",

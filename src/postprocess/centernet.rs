@@ -67,7 +67,7 @@ impl CenterNet {
         Ok(keep_in_input(
             &self.nms,
             candidates,
-            filter.max,
+            filter,
             Suppress::AtLeast,
             letterbox,
         ))
@@ -97,6 +97,7 @@ mod tests {
             threshold,
             max: 20,
             classes: None,
+            iou: None,
         }
     }
 

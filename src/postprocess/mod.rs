@@ -74,6 +74,11 @@ pub struct Filter {
     pub max: usize,
     /// Keep only these class ids (all when `None`).
     pub classes: Option<Vec<usize>>,
+    /// The overlap at which boxes suppress each other, over the model's own
+    /// (its manifest's `nms_iou`): TF.js coco-ssd's `detect` suppresses at
+    /// its score threshold, and a caller asking as it does must get its
+    /// answers.
+    pub iou: Option<f32>,
 }
 
 impl Filter {
@@ -86,19 +91,28 @@ impl Filter {
             && score <= 1.0
             && self.classes.as_ref().is_none_or(|c| c.contains(&class))
     }
+
+    /// The model's suppression with the request's overlap, if it gives one.
+    fn suppression(&self, model: &nms::Nms) -> nms::Nms {
+        nms::Nms {
+            iou: self.iou.unwrap_or(model.iou),
+            ..*model
+        }
+    }
 }
 
-/// The detections `nms` keeps of `candidates` in input pixels (CenterNet's,
-/// Ultralytics' and SSD's pipelines suppress before the placement is undone),
-/// mapped to the photo.
+/// The detections the model's suppression `nms` (with the request's
+/// overlap) keeps of `candidates` in input pixels (CenterNet's, Ultralytics'
+/// and SSD's pipelines suppress before the placement is undone), at most the
+/// request's `max`, mapped to the photo.
 fn keep_in_input(
     nms: &nms::Nms,
     candidates: Vec<Detection>,
-    max: usize,
+    filter: &Filter,
     rule: nms::Suppress,
     letterbox: &Placement,
 ) -> Vec<Detection> {
-    let kept = nms.keep(candidates, max, rule);
+    let kept = filter.suppression(nms).keep(candidates, filter.max, rule);
     kept.into_iter().map(|d| d.to_photo(letterbox)).collect()
 }
 
@@ -330,6 +344,7 @@ mod tests {
             threshold: 0.3,
             max: 5,
             classes: Some(vec![2]),
+            iou: None,
         };
         assert!(f.keeps(2, 0.31) && f.keeps(2, 1.0));
         for (class, score) in [

@@ -118,7 +118,9 @@ impl NanoDet {
             .collect();
         // NanoDet's pipeline suppresses in the photo's pixels, with
         // torchvision's rule.
-        Ok(self.nms.keep(candidates, filter.max, Suppress::Above))
+        Ok(filter
+            .suppression(&self.nms)
+            .keep(candidates, filter.max, Suppress::Above))
     }
 
     /// Expected distance of each side (left, top, right, bottom) from the
@@ -182,6 +184,7 @@ pub(crate) mod tests {
             threshold,
             max: 20,
             classes: None,
+            iou: None,
         }
     }
 

@@ -111,7 +111,7 @@ impl Ssd {
         Ok(keep_in_input(
             &self.nms,
             candidates,
-            filter.max,
+            filter,
             Suppress::AtLeast,
             placement,
         ))
@@ -165,6 +165,7 @@ pub(crate) mod tests {
             threshold,
             max: 20,
             classes: None,
+            iou: None,
         }
     }
 
@@ -212,6 +213,25 @@ pub(crate) mod tests {
         assert_eq!(
             found(&d).iter().map(|f| (f.0, f.1)).collect::<Vec<_>>(),
             [(0, 0.9), (0, 0.7)]
+        );
+    }
+
+    #[test]
+    fn a_requests_overlap_replaces_the_models() {
+        // Boxes overlapping by IoU 1/3 (0.6 wide, offset by 0.3): both stay
+        // at the model's 0.5, the weaker goes at the request's 0.3, as TF.js
+        // coco-ssd's `detect(img, 20, 0.3)` suppresses at its minScore.
+        let head = small(2, vec![Some(0)]);
+        let scores = [0.9, 0.8];
+        let boxes = [0.0, 0.0, 1.0, 0.6, 0.0, 0.3, 1.0, 0.9];
+        let p = Placement::stretch(300, 300, 300);
+        let kept = |iou| {
+            let f = Filter { iou, ..filter(0.5) };
+            found(&head.detect(&scores, &boxes, &p, &f).unwrap()).len()
+        };
+        assert_eq!(
+            (kept(None), kept(Some(0.3)), kept(Some(1.0 / 3.0))),
+            (2, 1, 1)
         );
     }
 

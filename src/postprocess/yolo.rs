@@ -76,7 +76,7 @@ impl Yolo {
         Ok(keep_in_input(
             &self.nms,
             candidates,
-            filter.max,
+            filter,
             Suppress::Above,
             letterbox,
         ))
@@ -103,6 +103,7 @@ mod tests {
             threshold,
             max: 300,
             classes: None,
+            iou: None,
         }
     }
 

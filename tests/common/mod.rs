@@ -62,12 +62,16 @@ pub fn portable_code_component() -> PathBuf {
     )
 }
 
+/// The model `make portable` builds into the portable artifact, its default:
+/// coco-ssd, which tract in wasm runs 2.7 times as fast as NanoDet.
+pub const PORTABLE_MODEL: &str = "coco-ssd";
+
 /// The pre-initialised provider alone, before composition: its
 /// `matmul-kernels` and `profile` exports are called with `run --invoke`.
 pub fn preinitialised_provider() -> PathBuf {
     required(
         "WASI_DETECT_PROVIDER_WASM",
-        "target/portable/provider-nanodet.wasm",
+        &format!("target/portable/provider-{PORTABLE_MODEL}.wasm"),
         "make portable",
     )
 }
@@ -125,13 +129,16 @@ impl Backend {
     }
 
     /// The default model's folder under `models/`, also its `load-by-name`
-    /// name.
+    /// name: NanoDet's natively, the built-in one in the portable build.
     pub fn model(self) -> &'static str {
-        self.models()[0]
+        match self {
+            Backend::Portable => PORTABLE_MODEL,
+            Backend::Onnx | Backend::Openvino => self.models()[0],
+        }
     }
 
-    /// The folders of the models it serves, the default first: NanoDet's,
-    /// CenterNet's and coco-ssd's.
+    /// The folders of the models it serves: NanoDet's, CenterNet's and
+    /// coco-ssd's.
     pub fn models(self) -> [&'static str; 3] {
         match self {
             Backend::Onnx | Backend::Portable => ["nanodet", "centernet", "coco-ssd"],
@@ -1171,6 +1178,35 @@ pub const VS_COCO_SSD: Tolerance = Tolerance {
 
 /// Ours found nothing coco-ssd does not above this score.
 pub const COCO_SSD_UNMATCHED: f64 = 0.6;
+
+/// Every photo of `paths` posted to `server` at `predict` (a `/predict` path
+/// naming the model, or none for the default) agrees with coco-ssd's own
+/// answers `reference` (`coco_ssd_reference(paths)`); the worst agreement.
+/// Asked below coco-ssd's threshold by the score tolerance and for more than
+/// its 20 boxes, so that a twin just under 0.5 is not cut from ours.
+pub fn agreement_with_coco_ssd(
+    server: &Server,
+    label: &str,
+    predict: &str,
+    paths: &[PathBuf],
+    reference: &[(String, Vec<Det>)],
+) -> Agreement {
+    assert_eq!(reference.len(), paths.len());
+    let sep = if predict.contains('?') { '&' } else { '?' };
+    let path = format!(
+        "{predict}{sep}threshold={}&max=100",
+        VS_COCO_SSD.threshold - VS_COCO_SSD.score
+    );
+    let mut worst = Agreement::EXACT;
+    for ((image, theirs), file) in reference.iter().zip(paths) {
+        assert!(file.ends_with(image), "{image} is not {}", file.display());
+        let r = server.post_file(&path, file);
+        assert_eq!(r.status, 200, "{label}, {image}: {}", r.text());
+        let ours = api_detections(&r.json());
+        worst = worst.worst(assert_agrees_with_coco_ssd(image, label, &ours, theirs));
+    }
+    worst
+}
 
 /// Every detection coco-ssd makes at its defaults has a twin among `ours`
 /// (same class, score within 0.05, IoU above 0.9), and `ours` has nothing

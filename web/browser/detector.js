@@ -9,6 +9,12 @@
 //   const detector = await load();
 //   const boxes = await detector.detect(file, { threshold: 0.3, classes: ["person"] });
 //
+// TF.js coco-ssd's own call, for pages written for it (`cocoSsd`, below):
+//
+//   import { cocoSsd } from "https://host/wasi-detect.js";
+//   const model = await cocoSsd.load();
+//   const predictions = await model.detect(img); // [{ bbox: [x, y, w, h], class, score }]
+//
 // `make setup` bundles this file with the transpiled component and
 // preview2-shim (scripts/build-browser.sh); the server serves the bundle
 // under /browser/<content hash>/, beside onnxruntime-web's files.
@@ -142,7 +148,7 @@ export async function load(options = {}) {
      * Detects objects in `input`: a Blob or File (its `type` is the content
      * type), or bytes (Uint8Array, ArrayBuffer) with `options.type`.
      * Resolves to what `POST /predict` answers for the same image and
-     * options (`threshold`, `max`, `classes`, `model`, `format`); rejects
+     * options (`threshold`, `max`, `iou`, `classes`, `model`, `format`); rejects
      * with a `DetectError` carrying the server's `code` and `message`.
      */
     detect(input, options = {}) {
@@ -161,10 +167,145 @@ export async function load(options = {}) {
   return detector;
 }
 
+/**
+ * TF.js coco-ssd's API (`@tensorflow-models/coco-ssd` 2.x) on this detector,
+ * for a page written for it: `import * as cocoSsd from
+ * "@tensorflow-models/coco-ssd"` becomes `import { cocoSsd } from
+ * "https://host/wasi-detect.js"`, and the rest stays. `load()` resolves to
+ * a model whose `detect(img, maxNumBoxes = 20, minScore = 0.5)` answers as
+ * coco-ssd's does: `[{ bbox: [x, y, width, height], class, score }]`, best
+ * first, in the pixels coco-ssd would give (an `<img>`'s as laid out, a
+ * video's frame, a canvas's), found by the same network (SSDLite
+ * MobileNetV2, the server's `coco-ssd`) with the same suppression (at
+ * `minScore`, across classes).
+ */
+export const cocoSsd = {
+  /**
+   * `config`: coco-ssd's `base` (only its default, `lite_mobilenet_v2`, is
+   * this network; another is refused rather than answered by a different
+   * one) and `modelUrl` (ignored: the weights are the server's); ours,
+   * `model` (the server's name for it, default `coco-ssd`) and `threads`.
+   */
+  async load(config = {}) {
+    if (config.base !== undefined && config.base !== "lite_mobilenet_v2") {
+      throw new DetectError(
+        {
+          code: "invalid_parameter",
+          message: `base '${config.base}': only coco-ssd's default, 'lite_mobilenet_v2' (SSDLite MobileNetV2), is served`,
+        },
+        400,
+      );
+    }
+    const model = config.model ?? "coco-ssd";
+    const detector = await load({ model, threads: config.threads });
+    return {
+      /** coco-ssd's `detect`; `maxNumBoxes` above 100 counts as 100. */
+      async detect(img, maxNumBoxes = 20, minScore = 0.5) {
+        const { body, type } = await encodedImage(img);
+        const found = await detector.detect(body, {
+          model,
+          type,
+          max: Math.min(maxNumBoxes, 100),
+          threshold: minScore,
+          iou: minScore,
+        });
+        return found.map(({ bbox: [a, b], class: name, score }) => ({
+          bbox: [a.x, a.y, b.x - a.x, b.y - a.y],
+          class: name,
+          score,
+        }));
+      },
+      /** Nothing to free: the page's detector stays loaded for `load`. */
+      dispose() {},
+    };
+  },
+};
+
+/**
+ * What coco-ssd's `detect` takes (an `<img>`, `<canvas>`, `<video>`,
+ * `ImageBitmap`, `ImageData`, an `[h, w, 3]` tensor), or a Blob, as a body
+ * for /predict: the pixels coco-ssd would read, so the boxes come back in
+ * its coordinates. An `<img>` at its own size is sent as its file (from the
+ * browser's cache); the rest are drawn and sent as PNG, losslessly.
+ */
+async function encodedImage(img) {
+  if (img instanceof Blob) return { body: img, type: img.type };
+  if (typeof HTMLImageElement !== "undefined" && img instanceof HTMLImageElement) {
+    if (!img.complete || !img.naturalWidth) await img.decode();
+    // coco-ssd reads an <img> drawn at its laid-out size: at its own size,
+    // its file is those pixels (and the server's answer for it); laid out
+    // smaller or larger, the model sees other pixels, drawn as coco-ssd
+    // draws them.
+    if (img.width === img.naturalWidth && img.height === img.naturalHeight) {
+      const file = await fetch(img.currentSrc || img.src).then((r) => (r.ok ? r.blob() : null), () => null);
+      if (file && ["image/jpeg", "image/png"].includes(file.type)) return { body: file, type: file.type };
+    }
+    return png(img, img.width, img.height);
+  }
+  if (typeof HTMLVideoElement !== "undefined" && img instanceof HTMLVideoElement) {
+    return png(img, img.videoWidth, img.videoHeight);
+  }
+  if (typeof ImageData !== "undefined" && img instanceof ImageData) {
+    // Made opaque: coco-ssd reads the colours and ignores alpha, which a
+    // canvas would multiply into them.
+    const rgba = new Uint8ClampedArray(img.data);
+    for (let i = 3; i < rgba.length; i += 4) rgba[i] = 255;
+    return rgbaPng(rgba, img.width, img.height);
+  }
+  if (img && Array.isArray(img.shape) && typeof img.data === "function") {
+    return tensorPng(img);
+  }
+  if (img && typeof img.width === "number" && typeof img.height === "number") {
+    // A canvas (either kind) or an ImageBitmap.
+    return png(img, img.width, img.height);
+  }
+  throw new DetectError(
+    {
+      code: "bad_request",
+      message: "detect takes an image, canvas, video, ImageBitmap, ImageData, [height, width, 3] tensor or Blob",
+    },
+    400,
+  );
+}
+
+/** `source` drawn at `width` x `height`, as a PNG body. */
+async function png(source, width, height) {
+  if (!width || !height) {
+    throw new DetectError({ code: "bad_request", message: "the image has no pixels yet (not loaded?)" }, 400);
+  }
+  const canvas = new OffscreenCanvas(width, height);
+  canvas.getContext("2d").drawImage(source, 0, 0, width, height);
+  return { body: await canvas.convertToBlob({ type: "image/png" }), type: "image/png" };
+}
+
+/** A TF.js `[height, width, 3]` tensor of 0..255 values, as a PNG body. */
+async function tensorPng(tensor) {
+  const [height, width, channels] = tensor.shape;
+  if (tensor.shape.length !== 3 || channels !== 3) {
+    throw new DetectError({ code: "bad_request", message: `a tensor of shape [${tensor.shape}], not [height, width, 3]` }, 400);
+  }
+  const values = await tensor.data();
+  const rgba = new Uint8ClampedArray(width * height * 4);
+  for (let i = 0, j = 0; i < rgba.length; i += 4, j += 3) {
+    rgba[i] = values[j];
+    rgba[i + 1] = values[j + 1];
+    rgba[i + 2] = values[j + 2];
+    rgba[i + 3] = 255;
+  }
+  return rgbaPng(rgba, width, height);
+}
+
+/** Opaque RGBA pixels as a PNG body. */
+async function rgbaPng(rgba, width, height) {
+  const canvas = new OffscreenCanvas(width, height);
+  canvas.getContext("2d").putImageData(new ImageData(rgba, width, height), 0, 0);
+  return { body: await canvas.convertToBlob({ type: "image/png" }), type: "image/png" };
+}
+
 /** `detect`'s options as /predict's query string. */
 function predictQuery(options) {
   const query = new URLSearchParams();
-  for (const key of ["model", "threshold", "max", "format"]) {
+  for (const key of ["model", "threshold", "max", "iou", "format"]) {
     if (options[key] !== undefined && options[key] !== null) query.set(key, String(options[key]));
   }
   if (options.classes !== undefined) {
