@@ -34,7 +34,9 @@ if [ ! -x "$wac" ]; then
 fi
 
 detector="$("$ROOT/scripts/build-component.sh")"
-settings="$("$ROOT/scripts/build-settings.sh")"
+# The first model built in is the artifact's default (under the host's
+# environment and Spin's variables); code only, the detector's own.
+settings="$(DEFAULT_MODEL="${MODEL%%,*}" "$ROOT/scripts/build-settings.sh")"
 # Cargo's target directory is kept under $CACHE: tract takes minutes to build,
 # and a fresh clone on the same machine reuses it. WASI_DETECT_PORTABLE_TARGET
 # puts it elsewhere (a checkout that must not share it).

@@ -158,6 +158,23 @@ fn without_host_wasi_nn_the_photos_give_what_each_models_reference_gives() {
 }
 
 #[test]
+fn served_without_settings_it_answers_with_the_model_it_carries() {
+    // No WASI_DETECT_MODEL, no variables: the artifact's own default is
+    // its built-in model, in both the pre-initialised and code-only builds.
+    for wasm in [None, Some(common::portable_code_component())] {
+        let server = Server::start(ServerConfig {
+            name_the_model: false,
+            wasm,
+            ..ServerConfig::backend(Backend::Portable)
+        });
+        let warm = server.request(Request::get("/warm")).json();
+        assert_eq!(warm["model"], PORTABLE_MODEL, "{warm}");
+        let models = server.request(Request::get("/models")).json();
+        assert_eq!(models["default"], PORTABLE_MODEL, "{models}");
+    }
+}
+
+#[test]
 fn a_missing_model_is_a_503_from_the_provider_too() {
     let server = Server::start(ServerConfig {
         env: vec![("WASI_DETECT_MODEL".into(), "no-such-model".into())],

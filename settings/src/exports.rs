@@ -27,6 +27,16 @@ use wasi::config::store;
 struct Settings;
 export!(Settings);
 
+/// The default model of the build this component is composed into: the
+/// one `make portable` builds in (`WASI_DETECT_DEFAULT_MODEL` at build time,
+/// scripts/build-settings.sh), so that the artifact served without settings
+/// answers with the model it carries. Under the host's environment and the
+/// variables (spin.toml's `model` names it too).
+const DEFAULTS: &[(&str, &str)] = match option_env!("WASI_DETECT_DEFAULT_MODEL") {
+    Some(model) => &[("WASI_DETECT_MODEL", model)],
+    None => &[],
+};
+
 /// Whether this instance has said that the variables could not be read.
 static WARNED: AtomicBool = AtomicBool::new(false);
 
@@ -49,7 +59,7 @@ impl Guest for Settings {
             }
             Vec::new()
         });
-        vars::merge(host::get_environment(), variables)
+        vars::with_defaults(vars::merge(host::get_environment(), variables), DEFAULTS)
     }
 
     fn get_arguments() -> Vec<String> {

@@ -40,6 +40,21 @@ pub fn merge(
     merged
 }
 
+/// `environment` with each of `defaults` (an environment variable and its
+/// value) added where it has no value yet: the build's own defaults, under
+/// the host's environment and the variables.
+pub fn with_defaults(
+    mut environment: Vec<(String, String)>,
+    defaults: &[(&str, &str)],
+) -> Vec<(String, String)> {
+    for (name, value) in defaults {
+        if !environment.iter().any(|(n, _)| n == name) {
+            environment.push((name.to_string(), value.to_string()));
+        }
+    }
+    environment
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -116,6 +131,18 @@ mod tests {
     fn of_two_variables_of_one_name_the_later_wins() {
         let merged = merge(vec![], pairs(&[("max", "1"), ("MAX", "2")]));
         assert_eq!(merged, pairs(&[("WASI_DETECT_MAX", "2")]));
+    }
+
+    #[test]
+    fn a_default_of_the_build_applies_only_where_nothing_set_it() {
+        let defaults = [("WASI_DETECT_MODEL", "coco-ssd")];
+        let set = pairs(&[("WASI_DETECT_MODEL", "nanodet")]);
+        assert_eq!(with_defaults(set.clone(), &defaults), set);
+        assert_eq!(
+            with_defaults(pairs(&[("PATH", "/bin")]), &defaults),
+            pairs(&[("PATH", "/bin"), ("WASI_DETECT_MODEL", "coco-ssd")])
+        );
+        assert_eq!(with_defaults(set.clone(), &[]), set);
     }
 
     #[test]

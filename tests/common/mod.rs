@@ -157,6 +157,9 @@ pub struct ServerConfig {
     /// `--env` settings of the component; `WASI_DETECT_MODEL` defaults to the
     /// backend's model.
     pub env: Vec<(String, String)>,
+    /// Whether `WASI_DETECT_MODEL` is set to the backend's model where `env`
+    /// does not name one; otherwise the component's own default applies.
+    pub name_the_model: bool,
     /// Application variables (`-S config-var=NAME=VALUE`), which the portable
     /// build's settings component reads through `wasi:config` (served with
     /// `-S config`); the native build has no use for them.
@@ -178,6 +181,7 @@ impl Default for ServerConfig {
             backend: Backend::Onnx,
             preload: true,
             env: vec![],
+            name_the_model: true,
             config_vars: vec![],
             args: vec![],
             instance_reuse: true,
@@ -252,6 +256,7 @@ impl Server {
         }
         let default = match env.iter().find(|(k, _)| k == "WASI_DETECT_MODEL") {
             Some((_, model)) => model.clone(),
+            None if !config.name_the_model => config.backend.model().to_string(),
             None => {
                 let model = config.backend.model();
                 assert!(
