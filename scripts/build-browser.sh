@@ -37,11 +37,13 @@ write_gz() {
     mv -f "$tmp" "$1.gz"
 }
 
-# The marker left where a model's .gz was not worth keeping (below).
+# The marker left where a model's .gz was not worth keeping (below), and
+# whether it is there and not older than the model.
+gz_marker() {
+    echo "$(dirname "$1")/.$(basename "$1").gz-skipped"
+}
 gz_skipped() {
-    local marker
-    marker="$(dirname "$1")/.$(basename "$1").gz-skipped"
-    [ -f "$marker" ] && ! [ "$1" -nt "$marker" ]
+    [ -f "$(gz_marker "$1")" ] && ! [ "$1" -nt "$(gz_marker "$1")" ]
 }
 
 # Each served model's weights (a folder with a manifest.json), checked on
@@ -57,7 +59,7 @@ for manifest in "$ROOT"/models/*/manifest.json; do
         write_gz "$model"
         if [ $(( $(wc -c < "$model.gz") * 10 )) -gt $(( $(wc -c < "$model") * 9 )) ]; then
             rm -f "$model.gz"
-            touch "$(dirname "$model")/.$(basename "$model").gz-skipped"
+            touch "$(gz_marker "$model")"
         fi
     fi
 done

@@ -10,8 +10,8 @@
 mod common;
 
 use common::{
-    agreement_with_coco_ssd, api_detections, coco_ssd_reference, fixture, Agreement, Backend, Det,
-    Request, Server, ServerConfig, PHOTOS, VS_COCO_SSD,
+    agreement_with_coco_ssd, api_detections, coco_ssd_detections, coco_ssd_reference, fixture,
+    Agreement, Backend, Det, Request, Server, ServerConfig, PHOTOS, VS_COCO_SSD,
 };
 use serde_json::{json, Value};
 use std::path::PathBuf;
@@ -75,29 +75,6 @@ fn reference_dir(script: &str) -> PathBuf {
     PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
 }
 
-/// coco-ssd's `[x, y, width, height]` answers as detections with corners.
-fn coco_ssd_detections(answer: &Value) -> Vec<Det> {
-    let list = answer
-        .as_array()
-        .unwrap_or_else(|| panic!("not a list of predictions: {answer}"));
-    list.iter()
-        .map(|p| {
-            let b: Vec<f64> = p["bbox"]
-                .as_array()
-                .unwrap_or_else(|| panic!("no bbox: {p}"))
-                .iter()
-                .map(|v| v.as_f64().unwrap())
-                .collect();
-            assert!(b.len() == 4 && b[2] > 0.0 && b[3] > 0.0, "{p}");
-            Det {
-                class: p["class"].as_str().unwrap().to_string(),
-                score: p["score"].as_f64().unwrap(),
-                bbox: [b[0], b[1], b[0] + b[2], b[1] + b[3]],
-            }
-        })
-        .collect()
-}
-
 #[test]
 fn a_page_written_for_tfjs_coco_ssd_gets_its_answers_by_changing_its_import() {
     // The same calls, on the same page, by TF.js coco-ssd itself and by
@@ -132,6 +109,12 @@ fn a_page_written_for_tfjs_coco_ssd_gets_its_answers_by_changing_its_import() {
     for (id, call) in seen["calls"].as_object().unwrap() {
         let theirs = coco_ssd_detections(&call["theirs"]);
         let ours = coco_ssd_detections(&call["ours"]);
+        for d in theirs.iter().chain(&ours) {
+            assert!(
+                d.bbox[2] > d.bbox[0] && d.bbox[3] > d.bbox[1],
+                "{id}: {d:?}"
+            );
+        }
         assert!(
             ours.windows(2).all(|w| w[0].score >= w[1].score),
             "{id}: not best first: {ours:?}"
