@@ -2,7 +2,9 @@
 # The pixel kernels' unit tests (pixels/) compiled to WebAssembly with SIMD,
 # as the component runs them: their wasm32 SIMD paths (the resize's row and
 # column passes) are compiled only there. Node.js's WASI runs the test
-# binary (scripts/wasi-run.mjs).
+# binary (scripts/wasi-run.mjs). Then the memory a request is reckoned to
+# need against what decoding really holds in wasm (tests/memory_reckoning.rs:
+# jpeg-decoder runs single-threaded there, as in the component).
 . "$(dirname "$0")/lib.sh"
 
 if ! rustup target list --installed | grep -qx wasm32-wasip1; then
@@ -12,3 +14,5 @@ fi
 export CARGO_TARGET_WASM32_WASIP1_RUNNER="node --no-warnings $ROOT/scripts/wasi-run.mjs"
 export CARGO_TARGET_WASM32_WASIP1_RUSTFLAGS="-C target-feature=+simd128"
 cargo test --locked --quiet --manifest-path "$ROOT/Cargo.toml" -p pixels --target wasm32-wasip1
+cargo test --locked --quiet --release --manifest-path "$ROOT/Cargo.toml" --target wasm32-wasip1 \
+    --test memory_reckoning -- --nocapture

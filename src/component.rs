@@ -5,6 +5,7 @@
 use crate::api::{self, AnswerFormat, ApiError, BodyBuffer, Route, StaticFile, WarmReport};
 use crate::decode::{self, Format};
 use crate::inference::{self, RunError, Session};
+use crate::memory::{Budget, Counting};
 use crate::model::{self, Model};
 use crate::postprocess::Filter;
 use crate::settings::Settings;
@@ -15,6 +16,26 @@ use std::fs::File;
 use std::io::Read;
 use std::rc::Rc;
 use std::time::{Instant, UNIX_EPOCH};
+
+/// Every allocation counted: the `max_memory` setting is held against the
+/// bytes the instance holds (`memory::Budget`).
+#[global_allocator]
+static ALLOCATOR: Counting<std::alloc::System> = Counting::new(std::alloc::System);
+
+/// What a request may hold after its tensor, besides what decoding and
+/// preprocessing reckon: the engine's outputs as the host writes them and
+/// as floats (NanoDet's 1.6 MB twice, a YOLO model's 2.7 MB twice).
+const OUTPUTS: u64 = 8 << 20;
+
+/// The instance's memory below its heap: data and stack (the linker's
+/// `__heap_base`).
+fn fixed_memory() -> u64 {
+    extern "C" {
+        static __heap_base: u8;
+    }
+    // Only the symbol's address is taken, never its value.
+    std::ptr::addr_of!(__heap_base) as usize as u64
+}
 
 #[http_component]
 async fn handle(request: IncomingRequest, response_out: ResponseOutparam) {
@@ -140,7 +161,20 @@ async fn handle_request(request: IncomingRequest) -> Result<Response, ApiError> 
             let model = requested_model(&settings, query.model.as_deref())?;
             let threshold = settings.threshold.unwrap_or(model.manifest.threshold);
             let filter = query.filter(&model.labels, threshold, settings.max)?;
-            predict(request, format, expected, &model, &filter, query.format).await
+            let budget = Budget {
+                max_memory: settings.max_memory,
+                fixed: fixed_memory(),
+            };
+            predict(
+                request,
+                format,
+                expected,
+                &model,
+                &filter,
+                query.format,
+                budget,
+            )
+            .await
         }
     }
 }
@@ -240,6 +274,7 @@ async fn predict(
     model: &Model,
     filter: &Filter,
     answer: AnswerFormat,
+    budget: Budget,
 ) -> Result<Response, ApiError> {
     let mut timings = Timings::default();
     let start = Instant::now();
@@ -249,10 +284,22 @@ async fn predict(
         .push(("body", start.elapsed().as_secs_f64() * 1e3));
 
     // A large JPEG is decoded only as large as the letterbox needs, and a
-    // PNG's rows are resized as they are decoded.
+    // PNG's rows are resized as they are decoded. What the request will
+    // hold from here on is reserved before decoding, or it is refused.
     let pre = &model.manifest.preprocess;
+    let reserve = |decoding: u64, decoded: (u32, u32)| {
+        let need = decoding + pre.memory(decoded) + OUTPUTS;
+        let live = ALLOCATOR.live() as u64;
+        budget.reserve(need, live).map_err(|free| (need, free))
+    };
     let stored = timings.time("decode", || {
-        decode::decode_stored(&body, format, |w, h| pre.needed_size(w, h), pre.filter)
+        decode::decode_within(
+            &body,
+            format,
+            |w, h| pre.needed_size(w, h),
+            pre.filter,
+            reserve,
+        )
     })?;
     drop(body);
     let image = timings.time("orient", || stored.upright());

@@ -3,6 +3,7 @@
 //! them, decode, and apply the EXIF orientation so boxes are in the pixels of
 //! the image as people see it.
 
+use crate::memory::mib;
 use std::fmt;
 use std::io::Cursor;
 
@@ -98,6 +99,14 @@ pub enum DecodeError {
     TooManyPixels { width: u32, height: u32 },
     /// The bytes are the declared format but do not decode.
     Corrupt { format: Format, reason: String },
+    /// Decoding the image would take more memory than the instance has:
+    /// `need` bytes (`decode_within`'s reckoning), `available` free.
+    NoMemory {
+        width: u32,
+        height: u32,
+        need: u64,
+        available: u64,
+    },
 }
 
 impl fmt::Display for DecodeError {
@@ -131,6 +140,25 @@ impl fmt::Display for DecodeError {
                     f,
                     "the {} image could not be decoded: {reason}",
                     format.media_type()
+                )
+            }
+            DecodeError::NoMemory {
+                width,
+                height,
+                need,
+                available,
+            } => {
+                // Memory grows with the pixels: the share that fits.
+                let pixels = u64::from(*width) * u64::from(*height);
+                let fits = pixels as f64 * *available as f64 / (*need).max(1) as f64;
+                write!(
+                    f,
+                    "the image is {width}x{height} pixels and decoding it takes about {} of \
+                     memory, but this instance has {} free; send it smaller (about {:.1} \
+                     megapixels of the same kind fit)",
+                    mib(*need),
+                    mib(*available),
+                    fits / 1e6,
                 )
             }
         }
@@ -181,6 +209,25 @@ pub fn decode_stored(
     needed: impl Fn(u32, u32) -> (u32, u32),
     filter: pixels::Filter,
 ) -> Result<Stored, DecodeError> {
+    decode_within(bytes, declared, needed, filter, |_, _| Ok(()))
+}
+
+/// [`decode_stored`], with the memory it takes reckoned first: once the
+/// header says how the image will be decoded, and before any pixel buffer
+/// is allocated, `reserve(bytes, decoded)` is told the most the decoder and
+/// the EXIF turn will hold at once (an upper bound: `tests/memory_reckoning.rs`
+/// measures it) and the size (width, height) the pixels will have, so the
+/// caller can add what it will hold after. It answers `Err((need,
+/// available))` when the instance cannot spare what is needed, and the
+/// image is refused with [`DecodeError::NoMemory`] before anything large is
+/// allocated.
+pub fn decode_within(
+    bytes: &[u8],
+    declared: Format,
+    needed: impl Fn(u32, u32) -> (u32, u32),
+    filter: pixels::Filter,
+    reserve: impl FnOnce(u64, (u32, u32)) -> Result<(), (u64, u64)>,
+) -> Result<Stored, DecodeError> {
     let found = Format::sniff(bytes);
     if found != Some(declared) {
         return Err(DecodeError::WrongFormat { declared, found });
@@ -220,10 +267,88 @@ pub fn decode_stored(
     if let Some((width, height)) = header.dimensions {
         check(width, height)?;
     }
+    let reserve = |(width, height): (u32, u32), bytes: u64, decoded: (u32, u32)| {
+        reserve(bytes, decoded).map_err(|(need, available)| DecodeError::NoMemory {
+            width,
+            height,
+            need,
+            available,
+        })
+    };
     match declared {
-        Format::Jpeg => decode_jpeg(bytes, check, |w, h| kept_for(filter, needed(w, h))),
-        Format::Png => decode_png(bytes, check, needed, filter),
+        Format::Jpeg => {
+            let frame = header.frame.unwrap_or_default();
+            decode_jpeg(
+                bytes,
+                check,
+                |w, h| kept_for(filter, needed(w, h)),
+                |(w, h), reduction, orientation| {
+                    let decoded = (w.div_ceil(reduction), h.div_ceil(reduction));
+                    let transposed = (5..=8).contains(&orientation);
+                    let decoded = if transposed {
+                        (decoded.1, decoded.0)
+                    } else {
+                        decoded
+                    };
+                    let bytes = jpeg_memory(&frame, (w, h), reduction, orientation != 1);
+                    reserve((w, h), bytes, decoded)
+                },
+            )
+        }
+        Format::Png => decode_png(bytes, check, needed, filter, reserve),
     }
+}
+
+/// The most a JPEG's decode holds at once, in bytes, decoded at 1/`reduction`
+/// of its `width` x `height` (jpeg-decoder's buffers, `Decoder::decode`):
+/// each component's plane at the decoded scale (whole 8x8 blocks of whole
+/// MCUs) with a progressive image's coefficients at full scale (two bytes
+/// each, 64 a block) and the interleaved output; then that output and its
+/// conversion to RGB (greyscale, CMYK); then the RGB and its turned copy
+/// when the EXIF orientation asks for one.
+fn jpeg_memory(
+    frame: &JpegFrame,
+    (width, height): (u32, u32),
+    reduction: u32,
+    turned: bool,
+) -> u64 {
+    let (width, height) = (u64::from(width), u64::from(height));
+    let components = frame.sampling.len().max(1) as u64;
+    let h_max = frame.sampling.iter().map(|s| s.0).max().unwrap_or(1).max(1);
+    let v_max = frame.sampling.iter().map(|s| s.1).max().unwrap_or(1).max(1);
+    let mcus_x = width.div_ceil(8 * u64::from(h_max));
+    let mcus_y = height.div_ceil(8 * u64::from(v_max));
+    let blocks: u64 = if frame.sampling.is_empty() {
+        components * width.div_ceil(8) * height.div_ceil(8)
+    } else {
+        frame
+            .sampling
+            .iter()
+            .map(|&(h, v)| mcus_x * u64::from(h) * mcus_y * u64::from(v))
+            .sum()
+    };
+    let scale = 8 / u64::from(reduction.clamp(1, 8));
+    let planes = blocks * scale * scale;
+    let coefficients = if frame.progressive {
+        blocks * 64 * 2
+    } else {
+        // One MCU row's at a time.
+        blocks / mcus_y.max(1) * 64 * 2
+    };
+    let pixels = width.div_ceil(u64::from(reduction)) * height.div_ceil(u64::from(reduction));
+    // The planes, then interleaved (a single component is its plane), then
+    // RGB; the coefficients are held until the decoder is dropped, the
+    // turned copy is made after.
+    let output = if components == 1 {
+        0
+    } else {
+        pixels * components
+    };
+    let rgb = if components == 3 { 0 } else { pixels * 3 };
+    let decoding = coefficients + planes + output;
+    let converting = coefficients + output.max(planes) + rgb;
+    let turning = if turned { pixels * 3 * 2 } else { 0 };
+    decoding.max(converting).max(turning)
 }
 
 /// How large a JPEG must stay, decoded at a reduced DCT scale, for `filter`
@@ -267,6 +392,7 @@ fn decode_jpeg(
     bytes: &[u8],
     check: impl Fn(u32, u32) -> Result<(), DecodeError>,
     needed: impl Fn(u32, u32) -> (u32, u32),
+    reserve: impl FnOnce((u32, u32), u32, u16) -> Result<(), DecodeError>,
 ) -> Result<Stored, DecodeError> {
     let mut decoder = jpeg_decoder::Decoder::new(bytes);
     // Beside the header checks: no output larger than the pixel budget's.
@@ -300,6 +426,10 @@ fn decode_jpeg(
             "the decoder scaled {width}x{height} to {w}x{h}, not 1/{reduction}"
         )));
     }
+    // The EXIF block, when it comes before the frame (as cameras write it),
+    // says already whether the pixels will be turned.
+    let orientation = decoder.exif_data().map_or(1, exif_orientation);
+    reserve((width, height), reduction, orientation)?;
     // A phone photo at 1/8 scale, its most common case, from the DC
     // coefficients alone (`pixels::jpeg_dc`); what that path does not take
     // goes through jpeg-decoder.
@@ -317,7 +447,8 @@ fn decode_jpeg(
             pixels.len()
         )));
     }
-    // A broken EXIF block is not worth refusing the photo for: show it as stored.
+    // A broken EXIF block is not worth refusing the photo for: show it as
+    // stored. (Read again: an EXIF block after the frame is read by now.)
     let orientation = decoder.exif_data().map_or(1, exif_orientation);
     Ok(Stored {
         image: RgbImage {
@@ -385,6 +516,7 @@ fn decode_png(
     check: impl Fn(u32, u32) -> Result<(), DecodeError>,
     needed: impl Fn(u32, u32) -> (u32, u32),
     filter: pixels::Filter,
+    reserve: impl FnOnce((u32, u32), u64, (u32, u32)) -> Result<(), DecodeError>,
 ) -> Result<Stored, DecodeError> {
     let corrupt = |e: png::DecodingError| DecodeError::Corrupt {
         format: Format::Png,
@@ -406,7 +538,35 @@ fn decode_png(
     // Row by row into the resize when the rows come in order (not Adam7
     // interlaced, not an animation's frames) and need no turning after.
     let info = reader.info();
-    if !info.interlaced && info.animation_control.is_none() && orientation == 1 {
+    let streamed = !info.interlaced && info.animation_control.is_none() && orientation == 1;
+    // The decoder's own buffers: a few raw rows (at most 8 bytes a pixel,
+    // 16-bit RGBA) and the inflater's window and output.
+    let (w, h) = (u64::from(width), u64::from(height));
+    let rows = 4 * (w * 8 + 1) + (1 << 18);
+    let channels = png_channels(reader.output_color_type().0)? as u64;
+    let (need, decoded) = if streamed {
+        let (dw, dh) = needed(width, height);
+        let resize = pixels::RowResizer::memory(
+            filter,
+            (width as usize, height as usize),
+            (dw as usize, dh as usize),
+        );
+        (rows + w * 3 + resize as u64, (dw, dh))
+    } else {
+        // The whole image at its decoded depth, then RGB (in place from
+        // RGBA), then turned.
+        let rgb = if channels < 3 { w * h * 3 } else { 0 };
+        let turned = (5..=8).contains(&orientation);
+        let turn = if orientation == 1 { 0 } else { w * h * 3 };
+        let decoded = if turned {
+            (height, width)
+        } else {
+            (width, height)
+        };
+        (rows + w * h * channels + rgb + turn, decoded)
+    };
+    reserve((width, height), need, decoded)?;
+    if streamed {
         let (dw, dh) = needed(width, height);
         let channels = png_channels(reader.output_color_type().0)?;
         let mut resizer = pixels::RowResizer::new(
@@ -515,6 +675,18 @@ struct Header {
     dimensions: Option<(u32, u32)>,
     /// Why the file cannot be a whole image, when that shows already.
     problem: Option<&'static str>,
+    /// A JPEG's frame layout, which sizes the decoder's buffers.
+    frame: Option<JpegFrame>,
+}
+
+/// A JPEG frame header's layout (SOFn).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+struct JpegFrame {
+    /// Progressive (SOF2, 6, 10, 14): every coefficient of the image is held
+    /// until the last scan, whatever the scale it is decoded at.
+    progressive: bool,
+    /// Each component's horizontal and vertical sampling factors.
+    sampling: Vec<(u32, u32)>,
 }
 
 /// A PNG's size from its first chunk, IHDR (at a fixed offset).
@@ -530,7 +702,7 @@ fn png_header(bytes: &[u8]) -> Header {
     };
     Header {
         dimensions,
-        problem: None,
+        ..Header::default()
     }
 }
 
@@ -539,19 +711,33 @@ fn png_header(bytes: &[u8]) -> Header {
 /// run out before EOI. Bytes after EOI (some cameras append data) are fine.
 fn jpeg_header(bytes: &[u8]) -> Header {
     let mut dimensions = None;
+    let mut frame = None;
     let problem = walk_jpeg(bytes, |code, segment| {
-        // SOF0-SOF15 but DHT (C4), JPG (C8) and DAC (CC): precision, height, width.
+        // SOF0-SOF15 but DHT (C4), JPG (C8) and DAC (CC): precision, height,
+        // width, then each component's id, sampling factors and table.
         let is_frame = matches!(code, 0xC0..=0xCF) && !matches!(code, 0xC4 | 0xC8 | 0xCC);
         if is_frame && dimensions.is_none() && segment.len() >= 5 {
             let height = u16::from_be_bytes([segment[1], segment[2]]);
             let width = u16::from_be_bytes([segment[3], segment[4]]);
             dimensions = Some((u32::from(width), u32::from(height)));
+            let sampling = segment
+                .get(6..)
+                .unwrap_or_default()
+                .chunks_exact(3)
+                .take(usize::from(segment.get(5).copied().unwrap_or(0)))
+                .map(|c| (u32::from(c[1] >> 4), u32::from(c[1] & 15)))
+                .collect();
+            frame = Some(JpegFrame {
+                progressive: matches!(code, 0xC2 | 0xC6 | 0xCA | 0xCE),
+                sampling,
+            });
         }
     })
     .err();
     Header {
         dimensions,
         problem,
+        frame,
     }
 }
 
@@ -748,13 +934,11 @@ mod tests {
     fn a_jpeg_cut_anywhere_is_refused_and_trailing_bytes_are_not() {
         let img = image::RgbImage::from_fn(64, 48, |x, y| Rgb([x as u8 * 4, y as u8 * 5, 90]));
         let j = jpeg(&img);
-        assert_eq!(
-            jpeg_header(&j),
-            Header {
-                dimensions: Some((64, 48)),
-                problem: None
-            }
-        );
+        let header = jpeg_header(&j);
+        assert_eq!((header.dimensions, header.problem), (Some((64, 48)), None));
+        let frame = header.frame.unwrap();
+        assert!(!frame.progressive);
+        assert_eq!(frame.sampling.len(), 3, "{frame:?}");
         for cut in (3..j.len() - 1).step_by(7) {
             assert!(jpeg_header(&j[..cut]).problem.is_some(), "cut at {cut}");
             assert!(decode(&j[..cut], Format::Jpeg).is_err(), "cut at {cut}");

@@ -13,6 +13,8 @@
 //! - [`preprocess`]: pixels to a model's input tensor (letterbox);
 //! - [`postprocess`]: a model's outputs to boxes, one module per family of
 //!   detection heads;
+//! - [`memory`]: what a request may take of the instance's memory, reserved
+//!   before it is allocated;
 //! - [`settings`]: deployment settings.
 //!
 //! Only in the component: `component` (the HTTP handler) and `inference`
@@ -23,16 +25,20 @@ pub mod decode;
 pub mod json;
 pub mod labels;
 pub mod manifest;
+pub mod memory;
 pub mod model;
 pub mod postprocess;
 pub mod preprocess;
 pub mod settings;
 
-#[cfg(target_arch = "wasm32")]
+// The component is a WASIp2 one; on other wasm targets (wasm32-wasip1, where
+// `scripts/test-pixels-wasm.sh` runs tests/memory_reckoning.rs with Node's
+// WASI) the crate is its pure modules only.
+#[cfg(all(target_arch = "wasm32", target_env = "p2"))]
 mod bindings {
     wit_bindgen::generate!({ path: "wit", world: "detector", generate_all });
 }
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", target_env = "p2"))]
 mod component;
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", target_env = "p2"))]
 mod inference;

@@ -100,6 +100,22 @@ impl Preprocess {
         (resized, lb)
     }
 
+    /// The most the steps after decoding ([`Self::fit_image`],
+    /// [`Self::to_tensor`]) hold at once besides the decoded image, in
+    /// bytes, for an image decoded to `decoded` (width, height)
+    /// (`decode::decode_within`'s reckoning).
+    pub fn memory(&self, decoded: (u32, u32)) -> u64 {
+        let size = |(w, h): (u32, u32)| (w as usize, h as usize);
+        let tensor = 3 * 4 * u64::from(self.side) * u64::from(self.side);
+        let inner = self.needed_size(decoded.0, decoded.1);
+        // A PNG's rows were resized as they were decoded.
+        if decoded == inner {
+            return tensor;
+        }
+        let resize = pixels::RowResizer::memory(self.filter, size(decoded), size(inner));
+        resize as u64 + tensor
+    }
+
     /// The image resized to the placement's inner size, with the model's filter.
     fn resize(&self, rgb: &[u8], width: u32, height: u32, lb: &Placement) -> Vec<u8> {
         debug_assert_eq!(rgb.len(), width as usize * height as usize * 3);

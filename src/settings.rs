@@ -10,6 +10,7 @@ pub const MODELS_VAR: &str = "WASI_DETECT_MODELS";
 pub const MODELS_DIR_VAR: &str = "WASI_DETECT_MODELS_DIR";
 pub const THRESHOLD_VAR: &str = "WASI_DETECT_THRESHOLD";
 pub const MAX_VAR: &str = "WASI_DETECT_MAX";
+pub const MAX_MEMORY_VAR: &str = "WASI_DETECT_MAX_MEMORY";
 
 /// Hard cap of `max`: more boxes than this is noise for any client.
 pub const MAX_DETECTIONS_LIMIT: usize = 100;
@@ -30,6 +31,11 @@ pub struct Settings {
     pub threshold: Option<f32>,
     /// Default cap of detections per image.
     pub max: usize,
+    /// The most memory the instance may hold, in bytes: an image whose
+    /// decode would take it past this is refused with 413
+    /// (`memory::Budget`). When not set, the host's cap and the
+    /// component's declared maximum bound it.
+    pub max_memory: Option<u64>,
 }
 
 impl Default for Settings {
@@ -40,6 +46,7 @@ impl Default for Settings {
             models_dir: "/models".into(),
             threshold: None,
             max: 20,
+            max_memory: None,
         }
     }
 }
@@ -80,6 +87,10 @@ impl Settings {
                     s.threshold = Some(threshold(value).map_err(|m| err(THRESHOLD_VAR, m))?)
                 }
                 MAX_VAR => s.max = max_detections(value).map_err(|m| err(MAX_VAR, m))?,
+                MAX_MEMORY_VAR if !value.is_empty() => {
+                    s.max_memory =
+                        Some(crate::memory::parse_size(value).map_err(|m| err(MAX_MEMORY_VAR, m))?)
+                }
                 _ => {}
             }
         }
@@ -154,6 +165,7 @@ mod tests {
             (MODELS_DIR_VAR, "/data"),
             (THRESHOLD_VAR, "0.5"),
             (MAX_VAR, "5"),
+            (MAX_MEMORY_VAR, "128MiB"),
             ("PATH", "/bin"),
         ])
         .unwrap();
@@ -164,7 +176,8 @@ mod tests {
                 models: Some(vec!["nanodet-ov".into(), "centernet-ov".into()]),
                 models_dir: "/data".into(),
                 threshold: Some(0.5),
-                max: 5
+                max: 5,
+                max_memory: Some(128 << 20),
             }
         );
     }
@@ -186,6 +199,7 @@ mod tests {
             (THRESHOLD_VAR, "NaN"),
             (MAX_VAR, "0"),
             (MAX_VAR, "101"),
+            (MAX_MEMORY_VAR, "lots"),
         ] {
             let e = Settings::from_vars([(name, value)]).unwrap_err();
             assert_eq!(e.name, name);

@@ -6,7 +6,7 @@
 mod common;
 
 use common::{
-    component, models_dir, portable_component, python, root, Request, Server, ServerConfig,
+    component, models_dir, portable_component, python, root, Backend, Request, Server, ServerConfig,
 };
 use image::codecs::jpeg::JpegEncoder;
 use image::codecs::png::{CompressionType, FilterType, PngEncoder};
@@ -89,6 +89,31 @@ fn largest_rotated_jpeg() -> Vec<u8> {
     jpeg
 }
 
+/// The largest progressive 4:4:4 JPEG accepted, 8000x4000, made by Pillow
+/// (the Rust encoders write no progressive JPEGs).
+fn largest_progressive_jpeg() -> Vec<u8> {
+    let path = root().join("target/memory/progressive-444.jpg");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let script = format!(
+        "import numpy as np; from PIL import Image\n\
+         w, h = 8000, {}\n\
+         x = np.linspace(0, 255, w, dtype=np.float32)[None, :]\n\
+         y = np.linspace(0, 255, h, dtype=np.float32)[:, None]\n\
+         rgb = np.stack(np.broadcast_arrays(x, y, (x + y) / 2), -1).astype(np.uint8)\n\
+         Image.fromarray(rgb).save({:?}, quality=70, progressive=True, subsampling=0)\n",
+        MAX_PIXELS / 8000,
+        path.to_str().unwrap()
+    );
+    let status = std::process::Command::new(python())
+        .args(["-c", &script])
+        .status()
+        .unwrap();
+    assert!(status.success(), "Pillow could not write {path:?}");
+    let jpeg = std::fs::read(&path).unwrap();
+    assert!(jpeg.len() < 5 * MIB as usize, "{} bytes", jpeg.len());
+    jpeg
+}
+
 /// A server that takes one request at a time, so every request runs in the
 /// same instance.
 fn one_instance_server() -> Server {
@@ -158,26 +183,7 @@ fn the_largest_accepted_images_fit_under_the_ceiling() {
 /// the Rust encoders write no progressive JPEGs.
 #[test]
 fn a_progressive_32_megapixel_jpeg_fits_under_the_ceiling() {
-    let path = root().join("target/memory/progressive-444.jpg");
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    let script = format!(
-        "import numpy as np; from PIL import Image\n\
-         w, h = 8000, {}\n\
-         x = np.linspace(0, 255, w, dtype=np.float32)[None, :]\n\
-         y = np.linspace(0, 255, h, dtype=np.float32)[:, None]\n\
-         rgb = np.stack(np.broadcast_arrays(x, y, (x + y) / 2), -1).astype(np.uint8)\n\
-         Image.fromarray(rgb).save({:?}, quality=70, progressive=True, subsampling=0)\n",
-        MAX_PIXELS / 8000,
-        path.to_str().unwrap()
-    );
-    let status = std::process::Command::new(python())
-        .args(["-c", &script])
-        .status()
-        .unwrap();
-    assert!(status.success(), "Pillow could not write {path:?}");
-    let jpeg = std::fs::read(&path).unwrap();
-    assert!(jpeg.len() < 5 * MIB as usize, "{} bytes", jpeg.len());
-
+    let jpeg = largest_progressive_jpeg();
     let ceiling = detector_ceiling();
     let server = one_instance_server();
     let r = server.post_image("/predict", "image/jpeg", jpeg);
@@ -219,4 +225,126 @@ fn serving_a_model_file_keeps_memory_flat() {
         size / 1024
     );
     assert!(after - before < size / 4, "{before} -> {after} bytes");
+}
+
+/// The images that take the most memory, with a photo: the largest
+/// accepted JPEG of each kind and the largest PNG.
+fn memory_corpus() -> Vec<(String, &'static str, Vec<u8>, u64)> {
+    let pixels = 8000 * (MAX_PIXELS / 8000);
+    let (png, _, _) = largest_png();
+    vec![
+        (
+            "astronaut.jpg".into(),
+            "image/jpeg",
+            std::fs::read(root().join("tests/fixtures/astronaut.jpg")).unwrap(),
+            512 * 512,
+        ),
+        (
+            "8000x4000 JPEG on its side".into(),
+            "image/jpeg",
+            largest_rotated_jpeg(),
+            pixels,
+        ),
+        ("8000x4000 16-bit RGBA PNG".into(), "image/png", png, pixels),
+        (
+            "8000x4000 progressive 4:4:4 JPEG".into(),
+            "image/jpeg",
+            largest_progressive_jpeg(),
+            pixels,
+        ),
+    ]
+}
+
+/// Under `server`'s memory cap every image of the memory corpus is
+/// answered 200 or refused with a JSON 413 before it is decoded, never
+/// aborted, and the instance answers the next photo: one instance serves
+/// them all, so each starts where the last left the memory. Returns the
+/// refused images' names.
+fn every_image_answered(server: &Server, label: &str) -> Vec<String> {
+    let photo = std::fs::read(root().join("tests/fixtures/camera.png")).unwrap();
+    let mut largest_answered = None;
+    let mut refused = Vec::new();
+    for (name, content_type, bytes, pixels) in memory_corpus() {
+        let r = server.post_image("/predict", content_type, bytes);
+        match r.status {
+            200 => {
+                if largest_answered.as_ref().is_none_or(|(_, p)| *p < pixels) {
+                    largest_answered = Some((name.clone(), pixels));
+                }
+            }
+            413 => {
+                let message = r.assert_error(413, "image_too_large");
+                assert!(message.contains("MiB"), "{label}, {name}: {message}");
+                println!("{label}, {name}: 413 {message}");
+                refused.push(name.clone());
+            }
+            other => panic!("{label}, {name}: {other} {}", r.text()),
+        }
+        let after = server.post_image("/predict", "image/png", photo.clone());
+        assert_eq!(after.status, 200, "{label}, after {name}: {}", after.text());
+    }
+    println!(
+        "{label}: the largest image answered 200: {}",
+        largest_answered.map_or("none".into(), |(name, _)| name)
+    );
+    refused
+}
+
+/// One request at a time, each with time to spare: the corpus's 32-megapixel
+/// images take seconds on a small machine running other tests beside.
+fn one_at_a_time() -> Vec<String> {
+    ["--max-in-flight", "1", "--request-budget", "60s"]
+        .map(String::from)
+        .to_vec()
+}
+
+/// A server of `backend` that takes one request at a time, with linear
+/// memory capped at `mib` MiB as `wasmtime serve -W max-memory-size` (and
+/// Spin's `--max-instance-memory`) caps it.
+fn capped_server(backend: Backend, mib: u64) -> Server {
+    let mut args = one_at_a_time();
+    args.extend(["-W".into(), format!("max-memory-size={}", mib * MIB)]);
+    Server::start(ServerConfig {
+        args,
+        ..ServerConfig::backend(backend)
+    })
+}
+
+#[test]
+fn under_a_host_memory_cap_no_image_aborts_the_native_build() {
+    for mib in [64, 128] {
+        let refused = every_image_answered(
+            &capped_server(Backend::Onnx, mib),
+            &format!("native, {mib} MiB"),
+        );
+        // The progressive JPEG needs more than either cap gives.
+        assert!(
+            refused.iter().any(|name| name.contains("progressive")),
+            "{refused:?}"
+        );
+    }
+}
+
+#[test]
+fn under_a_host_memory_cap_no_image_aborts_the_portable_build() {
+    for mib in [64, 128] {
+        every_image_answered(
+            &capped_server(Backend::Portable, mib),
+            &format!("portable, {mib} MiB"),
+        );
+    }
+}
+
+#[test]
+fn the_max_memory_setting_refuses_what_would_pass_it() {
+    let server = Server::start(ServerConfig {
+        env: vec![("WASI_DETECT_MAX_MEMORY".into(), "64MiB".into())],
+        args: one_at_a_time(),
+        ..ServerConfig::default()
+    });
+    let refused = every_image_answered(&server, "native, max_memory 64 MiB, no host cap");
+    assert_eq!(refused, ["8000x4000 progressive 4:4:4 JPEG"]);
+    // Refused before it was decoded: the instance never held it.
+    let memory = memory_bytes(&server);
+    assert!(memory < 64 * MIB, "{} MiB", memory / MIB);
 }

@@ -56,6 +56,18 @@ impl RowResizer {
         }
     }
 
+    /// The most a resize of `from` to `to` holds at once, in bytes: its
+    /// taps, the rows between its passes and its output (Pillow's filter
+    /// keeps every source row's horizontal pass, `from.1 * to.0` pixels,
+    /// and works the vertical pass into a second buffer).
+    pub fn memory(filter: Filter, from: (usize, usize), to: (usize, usize)) -> usize {
+        let taps = (from.0 + from.1) * 16 + (to.0 + to.1) * 64;
+        taps + match filter {
+            Filter::Pillow => from.1 * to.0 * 3 + to.0 * to.1 * 3 + to.0 * 12,
+            Filter::TensorFlow => to.0 * to.1 * 3 + to.0 * 24,
+        }
+    }
+
     pub fn push_row(&mut self, row: &[u8]) {
         match self {
             Self::Pillow(r) => r.push_row(row),

@@ -56,15 +56,29 @@ pub struct BodyBuffer {
 impl BodyBuffer {
     /// A buffer sized for a body that says it is `expected` bytes.
     pub fn with_expected(expected: Option<usize>) -> Self {
-        BodyBuffer {
-            bytes: Vec::with_capacity(expected.unwrap_or(0).min(MAX_BODY_BYTES)),
-        }
+        let mut bytes = Vec::new();
+        // Fallibly: an instance short of memory refuses the body in `push`.
+        let _ = bytes.try_reserve_exact(expected.unwrap_or(0).min(MAX_BODY_BYTES));
+        BodyBuffer { bytes }
     }
 
     pub fn push(&mut self, chunk: &[u8]) -> Result<(), ApiError> {
         if self.bytes.len() + chunk.len() > MAX_BODY_BYTES {
             return Err(ApiError::payload_too_large());
         }
+        // The host may cap the instance's memory below what a body takes:
+        // a refusal, not an abort.
+        self.bytes.try_reserve(chunk.len()).map_err(|_| {
+            ApiError::new(
+                413,
+                "payload_too_large",
+                format!(
+                    "this instance has no memory left for a body of over {} bytes; \
+                     send a smaller image",
+                    self.bytes.len()
+                ),
+            )
+        })?;
         self.bytes.extend_from_slice(chunk);
         Ok(())
     }

@@ -92,7 +92,7 @@ impl ApiError {
 impl From<DecodeError> for ApiError {
     fn from(e: DecodeError) -> Self {
         match e {
-            DecodeError::TooManyPixels { .. } => {
+            DecodeError::TooManyPixels { .. } | DecodeError::NoMemory { .. } => {
                 ApiError::new(413, "image_too_large", e.to_string())
             }
             DecodeError::WrongFormat { .. } | DecodeError::Corrupt { .. } => {
@@ -126,6 +126,21 @@ mod tests {
         }
         .into();
         assert_eq!((corrupt.status, corrupt.code), (422, "invalid_image"));
+        let no_memory: ApiError = DecodeError::NoMemory {
+            width: 8000,
+            height: 4000,
+            need: 196 << 20,
+            available: 98 << 20,
+        }
+        .into();
+        assert_eq!((no_memory.status, no_memory.code), (413, "image_too_large"));
+        assert!(
+            no_memory.message.contains("about 196 MiB")
+                && no_memory.message.contains("98 MiB free")
+                && no_memory.message.contains("about 16.0 megapixels"),
+            "{}",
+            no_memory.message
+        );
         let missing = ApiError::model_not_found("yolo", vec!["centernet".into(), "nanodet".into()]);
         assert_eq!(missing.status, 404);
         let json: serde_json::Value = serde_json::from_slice(&missing.to_json()).unwrap();
