@@ -4,16 +4,7 @@ import { WASI } from "node:wasi";
 import { readFile } from "node:fs/promises";
 
 const [wasmPath, ...args] = process.argv.slice(2);
-// The checkout is preopened at its own path, so a test finds its files where
-// CARGO_MANIFEST_DIR says they are.
-const root = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
-const wasi = new WASI({
-    version: "preview1",
-    args: [wasmPath, ...args],
-    env: process.env,
-    preopens: { [root]: root },
-    returnOnExit: true,
-});
+const wasi = new WASI({ version: "preview1", args: [wasmPath, ...args], env: process.env, returnOnExit: true });
 const module = await WebAssembly.compile(await readFile(wasmPath));
 const instance = await WebAssembly.instantiate(module, wasi.getImportObject());
 process.exit(wasi.start(instance) ?? 0);
