@@ -7,6 +7,8 @@ runs it, measured in the same run as the native build.
 - a fresh instance per request (Spin never reuses a WASIp2 instance; wasmtime
   serve without `--max-instance-reuse-count` behaves the same), pre-initialised
   and code only (which parses and optimises the model in every request);
+- the pre-initialised build under Spin's engine settings (epoch
+  interruption, the pooling allocator), reused and fresh;
 - the first answer after the server starts, with wasmtime's compiled-code
   cache empty and filled (Spin keeps the same cache, on by default);
 - where tract's time goes per op, each model, in the component (the
@@ -36,14 +38,24 @@ def provider(built_in: str) -> Path:
     return ROOT / "target" / "portable" / f"provider-{built_in}.wasm"
 
 
-def serve_args(wasm: Path, port: int, reuse: bool) -> list[str]:
+# Spin 3's engine (tests/common's SPIN_ENGINE): epoch interruption, which
+# Spin always turns on (a check on every loop's back edge; `-W timeout` turns
+# it on here, at the 30 s a request gets on Fermyon Cloud and Akamai), and
+# the pooling allocator.
+SPIN_ENGINE = ["-W", "timeout=30s", "-O", "pooling-allocator=y"]
+
+
+def serve_args(wasm: Path, port: int, reuse: bool, spin: bool = False) -> list[str]:
     """`wasmtime serve` as Spin runs the portable build: no wasi-nn, Spin's
     variables through wasi:config, the models folder read-only, a fresh
-    instance per request unless `reuse`."""
+    instance per request unless `reuse`; with `spin`, Spin's engine
+    settings too."""
     args = [str(HOST), "serve", "-S", "cli", "-S", "config",
             "--dir", f"{ROOT / 'models'}::/models", "--addr", f"127.0.0.1:{port}"]
     if reuse:
         args += ["--max-instance-reuse-count", "1000", "--idle-instance-timeout", "60s"]
+    if spin:
+        args += SPIN_ENGINE
     return args + [str(wasm)]
 
 
@@ -53,9 +65,9 @@ def measure(bench, images: dict[str, Path], small: Path, args) -> dict:
     n = max(10, args.n // 2)
 
     class Portable(bench.Server):
-        def __init__(self, wasm: Path, reuse: bool, env: dict | None = None):
+        def __init__(self, wasm: Path, reuse: bool, env: dict | None = None, spin: bool = False):
             self.port = bench.free_port()
-            self.start(serve_args(wasm, self.port, reuse), os.environ | (env or {}))
+            self.start(serve_args(wasm, self.port, reuse, spin), os.environ | (env or {}))
 
     print("[bench] portable: end to end, instances reused", file=sys.stderr)
     with bench.running(Portable(PREINIT, reuse=True)) as server:
@@ -71,6 +83,12 @@ def measure(bench, images: dict[str, Path], small: Path, args) -> dict:
         with bench.running(Portable(wasm, reuse=False)) as server:
             bench.first_answer(server, small.read_bytes(), "image/jpeg")
             out["fresh"][label] = bench.end_to_end(server, small, n)
+    print("[bench] portable: Spin's engine settings, reused and fresh", file=sys.stderr)
+    out["spin"] = {}
+    for label, reuse in [("instances reused", True), ("a fresh instance per request", False)]:
+        with bench.running(Portable(PREINIT, reuse=reuse, spin=True)) as server:
+            bench.first_answer(server, small.read_bytes(), "image/jpeg")
+            out["spin"][label] = bench.end_to_end(server, small, n)
 
     print("[bench] portable: first answer after start", file=sys.stderr)
     out["first_answer"] = first_answers(bench, Portable, small, args)

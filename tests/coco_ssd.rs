@@ -36,7 +36,12 @@ fn every_engine_answers_as_tfjs_coco_ssd() {
 
     for backend in [Backend::Onnx, Backend::Openvino, Backend::Portable] {
         let model = coco_ssd(backend);
-        let server = Server::start(ServerConfig::backend(backend));
+        // The portable build as Spin serves it.
+        let config = match backend {
+            Backend::Portable => ServerConfig::spin(),
+            _ => ServerConfig::backend(backend),
+        };
+        let server = Server::start(config);
         let listed = server.request(Request::get("/models")).json();
         let entry = listed["models"]
             .as_array()

@@ -300,14 +300,17 @@ fn one_at_a_time() -> Vec<String> {
 
 /// A server of `backend` that takes one request at a time, with linear
 /// memory capped at `mib` MiB as `wasmtime serve -W max-memory-size` (and
-/// Spin's `--max-instance-memory`) caps it.
+/// Spin's `--max-instance-memory`) caps it. The portable build is served as
+/// Spin serves it, a fresh instance per request.
 fn capped_server(backend: Backend, mib: u64) -> Server {
-    let mut args = one_at_a_time();
+    let config = match backend {
+        Backend::Portable => ServerConfig::spin(),
+        _ => ServerConfig::backend(backend),
+    };
+    let mut args = config.args.clone();
+    args.extend(one_at_a_time());
     args.extend(["-W".into(), format!("max-memory-size={}", mib * MIB)]);
-    Server::start(ServerConfig {
-        args,
-        ..ServerConfig::backend(backend)
-    })
+    Server::start(ServerConfig { args, ..config })
 }
 
 #[test]

@@ -114,7 +114,7 @@ fn neither_build_can_reach_the_network() {
 
 #[test]
 fn without_host_wasi_nn_the_photos_give_what_each_models_reference_gives() {
-    let server = Server::start(ServerConfig::backend(Backend::Portable));
+    let server = Server::start(ServerConfig::spin());
     // The default is the built-in model, found by name with nothing to load.
     let warm = server.request(Request::get("/warm")).json();
     assert_eq!(
@@ -196,14 +196,14 @@ fn load_ms(server: &Server) -> f64 {
 #[test]
 fn a_fresh_instance_per_request_starts_with_the_model_optimised() {
     // Spin never reuses an instance of a WASIp2 component: every request is a
-    // fresh instance, as here. The pre-initialised build finds its model
-    // parsed and optimised in the snapshot; the code-only build parses and
-    // optimises it from /models in every request.
+    // fresh instance, as here (`ServerConfig::spin`, Spin's engine settings
+    // too). The pre-initialised build finds its model parsed and optimised
+    // in the snapshot; the code-only build parses and optimises it from
+    // /models in every request.
     let fresh = |wasm| {
         Server::start(ServerConfig {
-            instance_reuse: false,
             wasm,
-            ..ServerConfig::backend(Backend::Portable)
+            ..ServerConfig::spin()
         })
     };
     let preinitialised = fresh(None);

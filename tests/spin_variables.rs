@@ -20,13 +20,13 @@ fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
         .collect()
 }
 
-/// The portable build with these environment variables and application
-/// variables.
+/// The portable build, served as Spin serves it, with these environment
+/// variables and application variables.
 fn portable(env: &[(&str, &str)], variables: &[(&str, &str)]) -> Server {
     Server::start(ServerConfig {
         env: pairs(env),
         config_vars: pairs(variables),
-        ..ServerConfig::backend(Backend::Portable)
+        ..ServerConfig::spin()
     })
 }
 

@@ -191,11 +191,27 @@ impl Default for ServerConfig {
     }
 }
 
+/// `wasmtime serve` configured as Spin 3 runs a WASIp2 component: a fresh
+/// instance per request (Spin never reuses one), the pooling allocator, and
+/// epoch interruption, which Spin always turns on and which puts a check on
+/// every loop's back edge (`-W timeout`: here the 30 s Fermyon Cloud and
+/// Akamai Functions give a request).
+pub const SPIN_ENGINE: [&str; 4] = ["-W", "timeout=30s", "-O", "pooling-allocator=y"];
+
 impl ServerConfig {
     pub fn backend(backend: Backend) -> Self {
         ServerConfig {
             backend,
             ..ServerConfig::default()
+        }
+    }
+
+    /// The portable build served as Spin serves it ([`SPIN_ENGINE`]).
+    pub fn spin() -> Self {
+        ServerConfig {
+            instance_reuse: false,
+            args: SPIN_ENGINE.map(String::from).to_vec(),
+            ..ServerConfig::backend(Backend::Portable)
         }
     }
 }
