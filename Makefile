@@ -30,6 +30,7 @@ portable: host
 	@wc -c < dist/wasi-detect-portable-code.wasm | xargs -I{} echo "portable, code only: dist/wasi-detect-portable-code.wasm ({} bytes)"
 	@wc -c < dist/wasi-detect-portable.wasm | xargs -I{} echo "portable: dist/wasi-detect-portable.wasm ({} bytes, $(or $(MODEL),no model) built in)"
 	@python3 scripts/spin-upload.py spin.toml
+	@python3 scripts/spin-upload.py spin-full.toml
 
 # The demo page's example photos, served from beside the model folders.
 EXAMPLES := astronaut.jpg chelsea-progressive.jpg coffee-rotated.jpg camera.png

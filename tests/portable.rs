@@ -293,3 +293,86 @@ fn the_optimised_plan_multiplies_with_tracts_wasm_simd_kernels() {
         );
     }
 }
+
+/// The files a Spin manifest mounts from `models/`: each `"models/..."`
+/// path (globs as written) and each `{ source = "models/..." }` folder.
+fn mounted_by(manifest: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(common::root().join(manifest)).unwrap();
+    text.lines()
+        .map(str::trim)
+        .filter_map(|line| {
+            let line = line.strip_prefix("{ source = ").unwrap_or(line);
+            let path = line.strip_prefix("\"models/")?;
+            Some(path.split('"').next()?.to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn what_spin_toml_mounts_serves_the_built_in_model_without_private_mode() {
+    // spin.toml mounts little, to fit Akamai Functions' 50 MiB an app: the
+    // built-in model's manifest and labels and the example photos.
+    let mounted = mounted_by("spin.toml");
+    assert_eq!(
+        mounted,
+        ["coco-ssd/manifest.json", "coco-ssd/labels.txt", "examples"],
+        "spin.toml mounts other files: change this test and docs/hosts.md"
+    );
+    let models = TempModels::new("spin-toml");
+    models.model_from(
+        PORTABLE_MODEL,
+        PORTABLE_MODEL,
+        &["manifest.json", "labels.txt"],
+    );
+    for photo in std::fs::read_dir(common::models_dir().join("examples")).unwrap() {
+        let photo = photo.unwrap().path();
+        let name = photo.file_name().unwrap().to_str().unwrap().to_string();
+        models.write(&format!("examples/{name}"), std::fs::read(&photo).unwrap());
+    }
+    let server = Server::start(ServerConfig {
+        models: Some(models.0.clone()),
+        name_the_model: false,
+        ..ServerConfig::spin()
+    });
+    let listed = server.request(Request::get("/models")).json();
+    assert_eq!(listed["default"], PORTABLE_MODEL, "{listed}");
+    assert_eq!(listed["models"].as_array().unwrap().len(), 1, "{listed}");
+    let r = server.post_fixture("/predict", "astronaut.jpg");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(!r.json().as_array().unwrap().is_empty());
+    server
+        .post_fixture("/predict?model=nanodet", "astronaut.jpg")
+        .assert_error(404, "model_not_found");
+    // Private mode's files are not there: the page finds that out from
+    // /wasi-detect.js and offers the server alone.
+    assert_eq!(server.request(Request::get("/wasi-detect.js")).status, 404);
+    let out = std::process::Command::new("node")
+        .arg(common::root().join("tests/browser/where.mjs"))
+        .arg(format!("http://{}/", server.addr))
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .expect("run node tests/browser/where.mjs");
+    assert!(out.status.success(), "the browser script failed");
+    let page: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(page["disabled"], true, "{page}");
+    assert!(
+        page["note"]
+            .as_str()
+            .unwrap()
+            .contains("photos go to the server"),
+        "{page}"
+    );
+    let examples = server.request(Request::get("/examples")).json();
+    assert!(!examples.as_array().unwrap().is_empty(), "{examples}");
+
+    // spin-full.toml mounts every model and private mode's files.
+    let full = mounted_by("spin-full.toml");
+    for folder in [
+        "nanodet/model.onnx",
+        "centernet",
+        "browser",
+        "coco-ssd/model.onnx*",
+    ] {
+        assert!(full.iter().any(|m| m == folder), "{folder}: {full:?}");
+    }
+}
