@@ -219,7 +219,7 @@ fn models(settings: &Settings) -> Response {
 fn run_error(e: RunError) -> ApiError {
     match e {
         RunError::Engine(m) => ApiError::inference_failed(m),
-        RunError::Manifest(m) => ApiError::model_unavailable(m),
+        RunError::Manifest(m) | RunError::NoMemory(m) => ApiError::model_unavailable(m),
     }
 }
 

@@ -5,7 +5,7 @@
 //! when it has none under a model's name, the weights are read from the
 //! model's folder.
 
-use crate::bindings::wasi::nn::errors::Error as NnError;
+use crate::bindings::wasi::nn::errors::{Error as NnError, ErrorCode};
 use crate::bindings::wasi::nn::graph::{self, ExecutionTarget, Graph, GraphEncoding};
 use crate::bindings::wasi::nn::inference::GraphExecutionContext;
 use crate::bindings::wasi::nn::tensor::{Tensor, TensorType};
@@ -34,6 +34,9 @@ pub enum RunError {
     Engine(String),
     /// The graph's outputs are not what the model's manifest says.
     Manifest(String),
+    /// The engine cannot have the memory the run takes (the portable
+    /// build's provider, under a host's memory limit).
+    NoMemory(String),
 }
 
 /// A model this instance has used, and its graph once it has run.
@@ -97,6 +100,14 @@ impl Session {
         let name = &model.name;
         let (graph, source) = match graph::load_by_name(name) {
             Ok(graph) => (graph, "load-by-name".to_string()),
+            // The engine has the model but not the memory to load it: the
+            // weights read and handed over would not fit either.
+            Err(by_name) if by_name.code() == ErrorCode::TooLarge => {
+                return Err(format!(
+                    "model '{name}' cannot be loaded in this instance: {}",
+                    by_name.data()
+                ))
+            }
             Err(by_name) => load_from_files(&model.dir).map_err(|files| {
                 format!(
                     "model '{name}' could not be loaded: the host has no graph of that name ({}) and {files}",
@@ -147,7 +158,13 @@ impl Session {
                     "input.name '{}' and input.shape {shape:?} in {}/{MANIFEST}",
                     manifest.input, model.dir
                 );
-                if self.computed.get() {
+                if e.code() == ErrorCode::TooLarge {
+                    RunError::NoMemory(format!(
+                        "model '{}' cannot run in this instance: {}",
+                        model.name,
+                        e.data()
+                    ))
+                } else if self.computed.get() {
                     RunError::Engine(format!("compute failed: {} ({input})", describe(&e)))
                 } else {
                     RunError::Manifest(format!(

@@ -18,6 +18,9 @@ pub enum EngineError {
     InvalidArgument(String),
     /// The model failed while running.
     Runtime(String),
+    /// The instance cannot have the memory the model needs (the host caps
+    /// it): refused before tract allocates, which it does infallibly.
+    TooLarge(String),
 }
 
 impl fmt::Display for EngineError {
@@ -25,10 +28,52 @@ impl fmt::Display for EngineError {
         match self {
             EngineError::InvalidEncoding(m)
             | EngineError::InvalidArgument(m)
-            | EngineError::Runtime(m) => f.write_str(m),
+            | EngineError::Runtime(m)
+            | EngineError::TooLarge(m) => f.write_str(m),
         }
     }
 }
+
+/// While tract parses and optimises an ONNX model it holds up to this many
+/// times the model's size (measured with a counting allocator: coco-ssd
+/// 2.12x, NanoDet 2.07x, CenterNet 2.34x), 3x with room.
+pub const LOAD_MEMORY_FACTOR: u64 = 3;
+
+/// Asks the allocator for `bytes`, fallibly, and frees them: tract
+/// allocates infallibly, so where the host caps the instance's memory a
+/// load or run that would not fit aborts the instance. Reserved first, the
+/// request is refused with [`EngineError::TooLarge`] instead, and what
+/// follows takes the memory back from the allocator's free space. The
+/// bytes are asked for in pieces of at most [`RESERVE_PIECE`]: what tract
+/// allocates is many tensors, none larger, which fit in the free space the
+/// plan's load left between its buffers; one piece of the whole would ask
+/// the host for new memory instead.
+pub fn reserve(bytes: u64, what: &str) -> Result<(), EngineError> {
+    #[cfg(target_arch = "wasm32")]
+    if crate::bake::is_baking() {
+        return Ok(());
+    }
+    let mut pieces: Vec<Vec<u8>> = Vec::new();
+    let mut left = bytes;
+    while left > 0 {
+        let piece = left.min(RESERVE_PIECE);
+        let mut v = Vec::new();
+        if pieces.try_reserve(1).is_err() || v.try_reserve_exact(piece as usize).is_err() {
+            return Err(EngineError::TooLarge(format!(
+                "{what} takes about {} MiB of memory, more than this instance can have \
+                 (the host's memory limit)",
+                bytes.div_ceil(1 << 20)
+            )));
+        }
+        pieces.push(v);
+        left -= piece;
+    }
+    Ok(())
+}
+
+/// The largest piece [`reserve`] asks for: above the largest activation of
+/// the models served (CenterNet's 4 MB).
+pub const RESERVE_PIECE: u64 = 8 << 20;
 
 /// A tensor as wasi-nn carries it: dimensions and float32 values.
 #[derive(Debug, Clone, PartialEq)]
@@ -73,6 +118,8 @@ pub struct Model {
     plan: Arc<TypedRunnableModel>,
     pub inputs: Vec<String>,
     pub outputs: Vec<String>,
+    /// [`Model::run_memory`], reckoned once.
+    run_memory: u64,
 }
 
 impl Model {
@@ -101,11 +148,68 @@ impl Model {
         };
         let inputs = names(model.input_outlets().map_err(invalid)?);
         let outputs = names(model.output_outlets().map_err(invalid)?);
-        Ok(Model {
+        let mut model = Model {
             plan,
             inputs,
             outputs,
-        })
+            run_memory: 0,
+        };
+        model.run_memory = model.run_memory();
+        Ok(model)
+    }
+
+    /// The most a run of the plan holds at once, in bytes: the plan's nodes
+    /// in its order, each node's outputs (their shapes are fixed) held
+    /// from the node's step until the last step that reads them, the
+    /// model's outputs to the end. What a run allocates besides (kernel
+    /// scratch) is small against it.
+    pub fn run_memory(&self) -> u64 {
+        let model = self.plan.model();
+        let order = self.plan.order_without_consts();
+        let step_of: std::collections::HashMap<usize, usize> = order
+            .iter()
+            .enumerate()
+            .map(|(step, &node)| (node, step))
+            .collect();
+        let outputs = model.output_outlets().unwrap_or(&[]);
+        let bytes = |node: usize| -> u64 {
+            model
+                .node(node)
+                .outputs
+                .iter()
+                .map(|o| {
+                    let count: usize = o.fact.shape.as_concrete().map_or(0, |s| s.iter().product());
+                    (count * o.fact.datum_type.size_of()) as u64
+                })
+                .sum()
+        };
+        // The step after which each node's outputs can go.
+        let last_use: Vec<(usize, usize)> = order
+            .iter()
+            .map(|&node| {
+                let kept = outputs.iter().any(|o| o.node == node);
+                let last = model
+                    .node(node)
+                    .outputs
+                    .iter()
+                    .flat_map(|o| o.successors.iter())
+                    .filter_map(|inlet| step_of.get(&inlet.node).copied())
+                    .max()
+                    .unwrap_or(step_of[&node]);
+                (node, if kept { usize::MAX } else { last })
+            })
+            .collect();
+        let (mut live, mut peak) = (0u64, 0u64);
+        for (step, &node) in order.iter().enumerate() {
+            live += bytes(node);
+            peak = peak.max(live);
+            for &(done, last) in &last_use {
+                if last == step {
+                    live -= bytes(done);
+                }
+            }
+        }
+        peak
     }
 
     /// The matrix kernels the optimised plan multiplies with, one entry per
@@ -159,6 +263,7 @@ impl Model {
             state,
             inputs: self.inputs.clone(),
             outputs: self.outputs.clone(),
+            run_memory: self.run_memory,
         })
     }
 }
@@ -168,6 +273,7 @@ pub struct Session {
     state: TypedSimpleState,
     inputs: Vec<String>,
     outputs: Vec<String>,
+    run_memory: u64,
 }
 
 impl Session {
@@ -178,6 +284,11 @@ impl Session {
         named: Vec<(String, F32Tensor)>,
     ) -> Result<Vec<(String, F32Tensor)>, EngineError> {
         let mut named = named;
+        // What the run holds, reckoned from the plan, with half again for
+        // what the reckoning leaves out (CenterNet's 33 MB reckoned held
+        // 45 MB, counted natively), and the inputs converted for tract.
+        let inputs_bytes: u64 = named.iter().map(|(_, t)| t.values.len() as u64 * 4).sum();
+        reserve(self.run_memory * 3 / 2 + inputs_bytes, "running this model")?;
         let mut inputs: TVec<TValue> = TVec::new();
         for want in &self.inputs {
             let at = match named.iter().position(|(n, _)| n == want) {

@@ -50,6 +50,7 @@ impl From<EngineError> for errors::Error {
             EngineError::InvalidEncoding(_) => ErrorCode::InvalidEncoding,
             EngineError::InvalidArgument(_) => ErrorCode::InvalidArgument,
             EngineError::Runtime(_) => ErrorCode::RuntimeError,
+            EngineError::TooLarge(_) => ErrorCode::TooLarge,
         };
         error(code, e.to_string())
     }
@@ -132,6 +133,10 @@ impl graph::Guest for Provider {
                 format!("an ONNX model is one builder, not {}", builder.len()),
             ));
         };
+        crate::engine::reserve(
+            onnx.len() as u64 * crate::engine::LOAD_MEMORY_FACTOR,
+            "loading this model",
+        )?;
         let model = Rc::new(Model::from_onnx(onnx)?);
         Ok(graph::Graph::new(NnGraph { model }))
     }
@@ -157,12 +162,20 @@ fn model_named(name: String) -> Result<Rc<Model>, (ErrorCode, String)> {
     }
     let dir = std::env::var("WASI_DETECT_MODELS_DIR").unwrap_or_else(|_| "/models".into());
     let path = format!("{}/{name}/model.onnx", dir.trim_end_matches('/'));
-    let bytes = std::fs::read(&path).map_err(|e| {
+    let not_found = |e: std::io::Error| {
         (
             ErrorCode::NotFound,
             format!("no model named '{name}': {path}: {e}"),
         )
-    })?;
+    };
+    let size = std::fs::metadata(&path).map_err(not_found)?.len();
+    // The file and what tract makes of it, reserved before either is read.
+    crate::engine::reserve(
+        size * (1 + crate::engine::LOAD_MEMORY_FACTOR),
+        &format!("loading model '{name}'"),
+    )
+    .map_err(|e| (ErrorCode::TooLarge, e.to_string()))?;
+    let bytes = std::fs::read(&path).map_err(not_found)?;
     let model =
         Model::from_onnx(&bytes).map_err(|e| (ErrorCode::InvalidEncoding, e.to_string()))?;
     let model = Rc::new(model);
