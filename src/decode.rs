@@ -283,13 +283,11 @@ pub fn decode_within(
                 check,
                 |w, h| kept_for(filter, needed(w, h)),
                 |(w, h), reduction, orientation| {
-                    let decoded = (w.div_ceil(reduction), h.div_ceil(reduction));
-                    let transposed = (5..=8).contains(&orientation);
-                    let decoded = if transposed {
-                        (decoded.1, decoded.0)
-                    } else {
-                        decoded
-                    };
+                    let decoded = pixels::orient::displayed_size(
+                        w.div_ceil(reduction),
+                        h.div_ceil(reduction),
+                        orientation,
+                    );
                     let bytes = jpeg_memory(&frame, (w, h), reduction, orientation != 1);
                     reserve((w, h), bytes, decoded)
                 },
@@ -543,9 +541,9 @@ fn decode_png(
     // 16-bit RGBA) and the inflater's window and output.
     let (w, h) = (u64::from(width), u64::from(height));
     let rows = 4 * (w * 8 + 1) + (1 << 18);
-    let channels = png_channels(reader.output_color_type().0)? as u64;
+    let channels = png_channels(reader.output_color_type().0)?;
+    let (dw, dh) = needed(width, height);
     let (need, decoded) = if streamed {
-        let (dw, dh) = needed(width, height);
         let resize = pixels::RowResizer::memory(
             filter,
             (width as usize, height as usize),
@@ -556,19 +554,12 @@ fn decode_png(
         // The whole image at its decoded depth, then RGB (in place from
         // RGBA), then turned.
         let rgb = if channels < 3 { w * h * 3 } else { 0 };
-        let turned = (5..=8).contains(&orientation);
         let turn = if orientation == 1 { 0 } else { w * h * 3 };
-        let decoded = if turned {
-            (height, width)
-        } else {
-            (width, height)
-        };
-        (rows + w * h * channels + rgb + turn, decoded)
+        let decoded = pixels::orient::displayed_size(width, height, orientation);
+        (rows + w * h * channels as u64 + rgb + turn, decoded)
     };
     reserve((width, height), need, decoded)?;
     if streamed {
-        let (dw, dh) = needed(width, height);
-        let channels = png_channels(reader.output_color_type().0)?;
         let mut resizer = pixels::RowResizer::new(
             filter,
             (width as usize, height as usize),

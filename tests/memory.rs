@@ -228,8 +228,17 @@ fn serving_a_model_file_keeps_memory_flat() {
 }
 
 /// The images that take the most memory, with a photo: the largest
-/// accepted JPEG of each kind and the largest PNG.
-fn memory_corpus() -> Vec<(String, &'static str, Vec<u8>, u64)> {
+/// accepted JPEG of each kind and the largest PNG. Made once for every test
+/// that serves them (each a 32-megapixel encode).
+fn memory_corpus() -> &'static [CorpusImage] {
+    static CORPUS: std::sync::OnceLock<Vec<CorpusImage>> = std::sync::OnceLock::new();
+    CORPUS.get_or_init(make_memory_corpus)
+}
+
+/// An image of the memory corpus: its name, content type, bytes, pixels.
+type CorpusImage = (String, &'static str, Vec<u8>, u64);
+
+fn make_memory_corpus() -> Vec<CorpusImage> {
     let pixels = 8000 * (MAX_PIXELS / 8000);
     let (png, _, _) = largest_png();
     vec![
@@ -265,7 +274,8 @@ fn every_image_answered(server: &Server, label: &str) -> Vec<String> {
     let mut largest_answered = None;
     let mut refused = Vec::new();
     for (name, content_type, bytes, pixels) in memory_corpus() {
-        let r = server.post_image("/predict", content_type, bytes);
+        let (content_type, pixels) = (*content_type, *pixels);
+        let r = server.post_image("/predict", content_type, bytes.clone());
         match r.status {
             200 => {
                 if largest_answered.as_ref().is_none_or(|(_, p)| *p < pixels) {

@@ -1,6 +1,16 @@
 //! Pixels turned or mirrored as their EXIF orientation says, so they are
 //! as displayed.
 
+/// The size (width, height) a `width` x `height` image stored with EXIF
+/// Orientation `orientation` is displayed at: 5 to 8 swap the sides.
+pub fn displayed_size<T>(width: T, height: T, orientation: u16) -> (T, T) {
+    if (5..=8).contains(&orientation) {
+        (height, width)
+    } else {
+        (width, height)
+    }
+}
+
 /// RGB8 pixels stored `width` x `height` with EXIF Orientation
 /// `orientation` (2 mirrored, 3 upside down, 4 flipped, 5 transposed, 6
 /// turned a quarter counter-clockwise, 7 transversed, 8 turned clockwise),
@@ -24,11 +34,7 @@ pub fn upright(
         8 => (at(w - 1, 0), w, -1),
         _ => return (pixels.to_vec(), width, height),
     };
-    let (out_w, out_h) = if orientation >= 5 {
-        (height, width)
-    } else {
-        (width, height)
-    };
+    let (out_w, out_h) = displayed_size(width, height, orientation);
     let mut out = vec![0u8; width * height * 3];
     for (y, row) in out.chunks_exact_mut(out_w * 3).enumerate().take(out_h) {
         let mut stored = origin + y as isize * step_y;

@@ -70,14 +70,14 @@ extern "C" {
     fn __wasilibc_reset_preopens();
 }
 
-/// Runs `bake` with freed memory zeroed, then resets wasi-libc's caches of
-/// the environment and the preopened directories.
 /// Whether a model is being built in now: no memory limit applies then, and
 /// what a reservation grew would stay in every instance's memory.
 pub fn is_baking() -> bool {
     BAKING.load(Ordering::Relaxed)
 }
 
+/// Runs `bake` with freed memory zeroed, then resets wasi-libc's caches of
+/// the environment and the preopened directories.
 pub fn baking<T>(bake: impl FnOnce() -> T) -> T {
     BAKING.store(true, Ordering::Relaxed);
     let baked = bake();

@@ -75,6 +75,60 @@ pub fn reserve(bytes: u64, what: &str) -> Result<(), EngineError> {
 /// the models served (CenterNet's 4 MB).
 pub const RESERVE_PIECE: u64 = 8 << 20;
 
+/// The most a run of the plan holds at once, in bytes: the plan's nodes
+/// in its order, each node's outputs (their shapes are fixed) held
+/// from the node's step until the last step that reads them, the
+/// model's outputs to the end. What a run allocates besides (kernel
+/// scratch) is small against it.
+fn run_memory(plan: &TypedRunnableModel) -> u64 {
+    let model = plan.model();
+    let order = plan.order_without_consts();
+    let step_of: std::collections::HashMap<usize, usize> = order
+        .iter()
+        .enumerate()
+        .map(|(step, &node)| (node, step))
+        .collect();
+    let outputs = model.output_outlets().unwrap_or(&[]);
+    let bytes = |node: usize| -> u64 {
+        model
+            .node(node)
+            .outputs
+            .iter()
+            .map(|o| {
+                let count: usize = o.fact.shape.as_concrete().map_or(0, |s| s.iter().product());
+                (count * o.fact.datum_type.size_of()) as u64
+            })
+            .sum()
+    };
+    // The step after which each node's outputs can go.
+    let last_use: Vec<(usize, usize)> = order
+        .iter()
+        .map(|&node| {
+            let kept = outputs.iter().any(|o| o.node == node);
+            let last = model
+                .node(node)
+                .outputs
+                .iter()
+                .flat_map(|o| o.successors.iter())
+                .filter_map(|inlet| step_of.get(&inlet.node).copied())
+                .max()
+                .unwrap_or(step_of[&node]);
+            (node, if kept { usize::MAX } else { last })
+        })
+        .collect();
+    let (mut live, mut peak) = (0u64, 0u64);
+    for (step, &node) in order.iter().enumerate() {
+        live += bytes(node);
+        peak = peak.max(live);
+        for &(done, last) in &last_use {
+            if last == step {
+                live -= bytes(done);
+            }
+        }
+    }
+    peak
+}
+
 /// A tensor as wasi-nn carries it: dimensions and float32 values.
 #[derive(Debug, Clone, PartialEq)]
 pub struct F32Tensor {
@@ -118,7 +172,7 @@ pub struct Model {
     plan: Arc<TypedRunnableModel>,
     pub inputs: Vec<String>,
     pub outputs: Vec<String>,
-    /// [`Model::run_memory`], reckoned once.
+    /// The most a run holds at once, in bytes ([`run_memory`]).
     run_memory: u64,
 }
 
@@ -148,68 +202,12 @@ impl Model {
         };
         let inputs = names(model.input_outlets().map_err(invalid)?);
         let outputs = names(model.output_outlets().map_err(invalid)?);
-        let mut model = Model {
+        Ok(Model {
+            run_memory: run_memory(&plan),
             plan,
             inputs,
             outputs,
-            run_memory: 0,
-        };
-        model.run_memory = model.run_memory();
-        Ok(model)
-    }
-
-    /// The most a run of the plan holds at once, in bytes: the plan's nodes
-    /// in its order, each node's outputs (their shapes are fixed) held
-    /// from the node's step until the last step that reads them, the
-    /// model's outputs to the end. What a run allocates besides (kernel
-    /// scratch) is small against it.
-    pub fn run_memory(&self) -> u64 {
-        let model = self.plan.model();
-        let order = self.plan.order_without_consts();
-        let step_of: std::collections::HashMap<usize, usize> = order
-            .iter()
-            .enumerate()
-            .map(|(step, &node)| (node, step))
-            .collect();
-        let outputs = model.output_outlets().unwrap_or(&[]);
-        let bytes = |node: usize| -> u64 {
-            model
-                .node(node)
-                .outputs
-                .iter()
-                .map(|o| {
-                    let count: usize = o.fact.shape.as_concrete().map_or(0, |s| s.iter().product());
-                    (count * o.fact.datum_type.size_of()) as u64
-                })
-                .sum()
-        };
-        // The step after which each node's outputs can go.
-        let last_use: Vec<(usize, usize)> = order
-            .iter()
-            .map(|&node| {
-                let kept = outputs.iter().any(|o| o.node == node);
-                let last = model
-                    .node(node)
-                    .outputs
-                    .iter()
-                    .flat_map(|o| o.successors.iter())
-                    .filter_map(|inlet| step_of.get(&inlet.node).copied())
-                    .max()
-                    .unwrap_or(step_of[&node]);
-                (node, if kept { usize::MAX } else { last })
-            })
-            .collect();
-        let (mut live, mut peak) = (0u64, 0u64);
-        for (step, &node) in order.iter().enumerate() {
-            live += bytes(node);
-            peak = peak.max(live);
-            for &(done, last) in &last_use {
-                if last == step {
-                    live -= bytes(done);
-                }
-            }
-        }
-        peak
+        })
     }
 
     /// The matrix kernels the optimised plan multiplies with, one entry per
