@@ -29,8 +29,10 @@ portable: host
 	@MODEL="$(MODEL)" bash scripts/build-portable.sh >/dev/null
 	@wc -c < dist/wasi-detect-portable-code.wasm | xargs -I{} echo "portable, code only: dist/wasi-detect-portable-code.wasm ({} bytes)"
 	@wc -c < dist/wasi-detect-portable.wasm | xargs -I{} echo "portable: dist/wasi-detect-portable.wasm ({} bytes, $(or $(MODEL),no model) built in)"
+	@wc -c < dist/wasi-detect-portable-p3.wasm | xargs -I{} echo "portable, WASIp3 (Spin 4): dist/wasi-detect-portable-p3.wasm ({} bytes)"
 	@python3 scripts/spin-upload.py spin.toml
 	@python3 scripts/spin-upload.py spin-full.toml
+	@python3 scripts/spin-upload.py spin-p3.toml
 
 # The demo page's example photos, served from beside the model folders.
 EXAMPLES := astronaut.jpg chelsea-progressive.jpg coffee-rotated.jpg camera.png
@@ -71,6 +73,7 @@ lint:
 	@bash scripts/clippy-host.sh
 	cargo clippy --locked --workspace --all-targets -- -D warnings
 	cargo clippy --locked --release --target wasm32-wasip2 --workspace --lib -- -D warnings
+	cargo clippy --locked --release --target wasm32-wasip2 --lib --no-default-features --features wasip3 --target-dir target/wasip3 -- -D warnings
 
 # Fuzzing of the pure modules (fuzz/, cargo-fuzz on nightly): each target for
 # FUZZ_SECONDS, then every saved regression input. `make test` runs it briefly.

@@ -9,6 +9,10 @@ runs it, measured in the same run as the native build.
   and code only (which parses and optimises the model in every request);
 - the pre-initialised build under Spin's engine settings (epoch
   interruption, the pooling allocator), reused and fresh;
+- the WASIp3 build as Spin 4 runs it (instances reused, several requests
+  offered to one at once) against the WASIp2 build as Spin 3 runs it (a
+  fresh instance per request): latency, the first request of an instance,
+  and requests/s at 1, 2 and 4 connections (wrk);
 - the first answer after the server starts, with wasmtime's compiled-code
   cache empty and filled (Spin keeps the same cache, on by default);
 - where tract's time goes per op, each model, in the component (the
@@ -23,12 +27,14 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 HOST = ROOT / "target" / "host" / "wasi-detect-host"
 PREINIT = ROOT / "dist" / "wasi-detect-portable.wasm"
 CODE_ONLY = ROOT / "dist" / "wasi-detect-portable-code.wasm"
+PREINIT_P3 = ROOT / "dist" / "wasi-detect-portable-p3.wasm"
 # The models whose tract profiles are compared: the built-in one first.
 PROFILED = ["nanodet"]
 
@@ -45,17 +51,21 @@ def provider(built_in: str) -> Path:
 SPIN_ENGINE = ["-W", "timeout=30s", "-O", "pooling-allocator=y"]
 
 
-def serve_args(wasm: Path, port: int, reuse: bool, spin: bool = False) -> list[str]:
+def serve_args(wasm: Path, port: int, reuse: bool, spin: bool = False,
+               gate: bool = True) -> list[str]:
     """`wasmtime serve` as Spin runs the portable build: no wasi-nn, Spin's
     variables through wasi:config, the models folder read-only, a fresh
-    instance per request unless `reuse`; with `spin`, Spin's engine
-    settings too."""
+    instance per request unless `reuse` (a WASIp2 build; a WASIp3 one gets
+    wasmtime's defaults, which are Spin 4's); with `spin`, Spin's engine
+    settings too; without `gate`, no admission gate in front, as on Spin."""
     args = [str(HOST), "serve", "-S", "cli", "-S", "config",
             "--dir", f"{ROOT / 'models'}::/models", "--addr", f"127.0.0.1:{port}"]
     if reuse:
         args += ["--max-instance-reuse-count", "1000", "--idle-instance-timeout", "60s"]
     if spin:
         args += SPIN_ENGINE
+    if not gate:
+        args += ["--max-in-flight", "0"]
     return args + [str(wasm)]
 
 
@@ -65,9 +75,10 @@ def measure(bench, images: dict[str, Path], small: Path, args) -> dict:
     n = max(10, args.n // 2)
 
     class Portable(bench.Server):
-        def __init__(self, wasm: Path, reuse: bool, env: dict | None = None, spin: bool = False):
+        def __init__(self, wasm: Path, reuse: bool, env: dict | None = None, spin: bool = False,
+                     gate: bool = True):
             self.port = bench.free_port()
-            self.start(serve_args(wasm, self.port, reuse, spin), os.environ | (env or {}))
+            self.start(serve_args(wasm, self.port, reuse, spin, gate), os.environ | (env or {}))
 
     print("[bench] portable: end to end, instances reused", file=sys.stderr)
     with bench.running(Portable(PREINIT, reuse=True)) as server:
@@ -90,6 +101,9 @@ def measure(bench, images: dict[str, Path], small: Path, args) -> dict:
             bench.first_answer(server, small.read_bytes(), "image/jpeg")
             out["spin"][label] = bench.end_to_end(server, small, n)
 
+    print("[bench] portable: WASIp3 as Spin 4 runs it, WASIp2 as Spin 3 does", file=sys.stderr)
+    out["spin4"] = spin4(bench, Portable, small, n, args)
+
     print("[bench] portable: first answer after start", file=sys.stderr)
     out["first_answer"] = first_answers(bench, Portable, small, args)
     print("[bench] portable: tract's profile, in the component and natively", file=sys.stderr)
@@ -99,6 +113,35 @@ def measure(bench, images: dict[str, Path], small: Path, args) -> dict:
     out["size"] = {label: {"bytes": wasm.stat().st_size,
                            "gzip": len(gzip.compress(wasm.read_bytes(), 6))}
                    for label, wasm in [("code only", CODE_ONLY), ("pre-initialised", PREINIT)]}
+    return out
+
+
+# How long wasmtime keeps an idle instance for reuse (`--idle-instance-timeout`,
+# default 1 s): a request after a longer pause gets a fresh instance.
+IDLE_INSTANCE = 1.0
+
+
+def spin4(bench, Portable, small: Path, n: int, args) -> dict:
+    """Both builds under Spin's engine settings with no gate, as Spin serves
+    them: the WASIp3 one reusing instances (Spin 4), the WASIp2 one with a
+    fresh instance per request (Spin 3, and Spin 4 with a WASIp2 component)."""
+    import wrk
+    out = {}
+    for label, wasm in [("WASIp3, Spin 4", PREINIT_P3), ("WASIp2, Spin 3", PREINIT)]:
+        with bench.running(Portable(wasm, reuse=False, spin=True, gate=False)) as server:
+            bench.first_answer(server, small.read_bytes(), "image/jpeg")
+            row = out[label] = {"latency": bench.end_to_end(server, small, n)}
+            # After a pause longer than the idle timeout: a new instance.
+            image, samples = small.read_bytes(), []
+            for _ in range(max(3, n // 3)):
+                time.sleep(IDLE_INSTANCE * 1.5)
+                start = time.perf_counter()
+                bench.post(server.connect(), image, "image/jpeg")
+                samples.append((time.perf_counter() - start) * 1e3)
+            row["first_of_instance"] = bench.percentiles(samples)
+            for c in (1, 2, 4):
+                row[f"rps_{c}"] = wrk.run(f"http://127.0.0.1:{server.port}/predict", small, c,
+                                          args.seconds)
     return out
 
 

@@ -334,6 +334,19 @@ def portable_section(r: dict) -> list[str]:
         for label, f in p["spin"].items():
             lines.append(f"| {label} | {f['n']} | {ms(f['p50'])} | {ms(f['p90'])} "
                          f"| {ms(f['steps'].get('inference', float('nan')))} | {f['p50'] / reused:.2f}x |")
+    if p.get("spin4"):
+        lines += ["", "Spin 4 runs the WASIp3 build (`spin-p3.toml`) reusing each instance, one",
+                  "request in it at a time; Spin 3 runs the WASIp2 build with a fresh instance",
+                  "per request. Both under Spin's engine settings, no admission gate, "
+                  f"{small}: latency over one connection, a request after a pause (a new",
+                  "instance), and requests/s with 1, 2 and 4 connections (wrk):", "",
+                  "| build | p50 | p90 | after a pause, p50 | req/s, 1 | 2 | 4 | p50 at 4 |",
+                  "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+        for label, f in p["spin4"].items():
+            lat, first = f["latency"], f["first_of_instance"]
+            rps = " | ".join(f"{f[f'rps_{c}']['rps']:.1f}" for c in (1, 2, 4))
+            lines.append(f"| {label} | {ms(lat['p50'])} | {ms(lat['p90'])} | {ms(first['p50'])} "
+                         f"| {rps} | {ms(f['rps_4']['p50_ms'])} |")
     lines += ["", "First answer after the server starts (model load, optimisation and the first",
               "inference included), with wasmtime's cache of compiled code empty (a first",
               "deploy) and filled (every later start; Spin keeps the same cache, on by default):", "",

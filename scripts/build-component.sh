@@ -3,20 +3,34 @@
 # wasm-opt (scripts/shrink-component.py), and prints the deploy artifact's
 # path: dist/wasi-detect.wasm. wasm-opt comes from the npm package
 # `binaryen` (scripts/lib.sh).
+#
+#   WASIP=3  the same source exporting WASIp3's wasi:http/handler 0.3 (the
+#            `wasip3` feature; Spin 4 reuses its instances), in a target
+#            directory of its own: dist/wasi-detect-p3.wasm.
 . "$(dirname "$0")/lib.sh"
+
+case "${WASIP:-2}" in
+    2) features=() target_dir="$ROOT/target" out="$ROOT/dist/wasi-detect.wasm" ;;
+    3)
+        features=(--no-default-features --features wasip3)
+        target_dir="$ROOT/target/wasip3"
+        out="$ROOT/dist/wasi-detect-p3.wasm"
+        ;;
+    *) die "WASIP=$WASIP: use 2 or 3" ;;
+esac
 
 if ! rustup target list --installed | grep -qx wasm32-wasip2; then
     log "installing the Rust target wasm32-wasip2"
     rustup target add wasm32-wasip2 >&2
 fi
-cargo build --quiet --release --locked --target wasm32-wasip2 --manifest-path "$ROOT/Cargo.toml" >&2
-built="$ROOT/target/wasm32-wasip2/release/wasi_detect.wasm"
+cargo build --quiet --release --locked --target wasm32-wasip2 --manifest-path "$ROOT/Cargo.toml" \
+    --target-dir "$target_dir" "${features[@]}" >&2
+built="$target_dir/wasm32-wasip2/release/wasi_detect.wasm"
 [ -f "$built" ] || die "the build made no $built"
 
 wasm_opt="$(wasm_opt)"
 
 # Shrink only when the build changed: wasm-opt takes about 10 s.
-out="$ROOT/dist/wasi-detect.wasm"
 stamp="$out.from"
 from="$(hash_inputs "$built" "$ROOT/scripts/shrink-component.py" "$wasm_opt")"
 if [ ! -f "$out" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$from" ]; then

@@ -17,6 +17,9 @@
 # Outputs:
 #   dist/wasi-detect-portable.wasm       the deploy artifact (with $MODEL built in)
 #   dist/wasi-detect-portable-code.wasm  the same code without a model
+#   dist/wasi-detect-portable-p3.wasm    the deploy artifact exporting WASIp3's
+#                                        wasi:http (Spin 4, spin-p3.toml): the
+#                                        WASIp3 detector with the same provider
 #
 # The provider is built with relaxed SIMD on top of SIMD (tract's matrix
 # kernels then use fused multiply-add; wasmtime and Spin run it), in its own
@@ -34,6 +37,7 @@ if [ ! -x "$wac" ]; then
 fi
 
 detector="$("$ROOT/scripts/build-component.sh")"
+detector_p3="$(WASIP=3 "$ROOT/scripts/build-component.sh")"
 # The first model built in is the artifact's default (under the host's
 # environment and Spin's variables); code only, the detector's own.
 settings="$(DEFAULT_MODEL="${MODEL%%,*}" "$ROOT/scripts/build-settings.sh")"
@@ -67,8 +71,10 @@ code="$ROOT/dist/wasi-detect-portable-code.wasm"
 mv "$code.tmp" "$code"
 
 out="$ROOT/dist/wasi-detect-portable.wasm"
+out_p3="$ROOT/dist/wasi-detect-portable-p3.wasm"
 if [ -z "$MODEL" ]; then
     cp "$code" "$out.tmp"
+    "$wac" plug "$detector_p3" --plug "$settings" --plug "$provider" -o "$out_p3.tmp" >&2
 else
     for name in ${MODEL//,/ }; do
         onnx="$ROOT/models/$name/model.onnx"
@@ -83,6 +89,8 @@ else
     "$host" wizer --keep-init-func -S cli --env "WASI_NN_TRACT_BAKE=$MODEL" \
         --dir "$ROOT/models::/models" -o "$baked" "$provider" >/dev/null
     "$wac" plug "$detector" --plug "$settings" --plug "$baked" -o "$out.tmp" >&2
+    "$wac" plug "$detector_p3" --plug "$settings" --plug "$baked" -o "$out_p3.tmp" >&2
 fi
 mv "$out.tmp" "$out"
+mv "$out_p3.tmp" "$out_p3"
 echo "$out"

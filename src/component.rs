@@ -9,9 +9,8 @@ use crate::memory::{Budget, Counting};
 use crate::model::{self, Model};
 use crate::postprocess::Filter;
 use crate::settings::Settings;
-use futures::{Sink, SinkExt, StreamExt};
-use spin_sdk::http::{Fields, IncomingRequest, OutgoingResponse, ResponseOutparam};
-use spin_sdk::http_component;
+use futures::{Stream, StreamExt};
+use std::cell::Cell;
 use std::fs::File;
 use std::io::Read;
 use std::rc::Rc;
@@ -37,23 +36,67 @@ fn fixed_memory() -> u64 {
     std::ptr::addr_of!(__heap_base) as usize as u64
 }
 
-#[http_component]
-async fn handle(request: IncomingRequest, response_out: ResponseOutparam) {
-    let response = match handle_request(request).await {
-        Ok(response) => response,
-        Err(error) => error_response(&error),
-    };
-    response.send(response_out).await;
+/// A request as the handler sees it, whichever wasi:http carried it
+/// (`http_p2`, `http_p3`).
+pub(crate) struct Request<B> {
+    pub method: String,
+    pub path_with_query: String,
+    pub headers: Vec<(String, Vec<u8>)>,
+    /// The body's chunks as they arrive; an error says why it ended early.
+    pub body: B,
 }
 
-/// An answer, written to wasi:http's own response type by [`Response::send`].
+impl<B> Request<B> {
+    /// The values of a header, in order.
+    fn values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
+        let fields = self.headers.iter();
+        let named = fields.filter(move |(n, _)| n.eq_ignore_ascii_case(name));
+        named.map(|(_, value)| value.as_slice())
+    }
+
+    /// The first value of a header, if it is text.
+    fn header(&self, name: &str) -> Option<String> {
+        let value = self.values(name).next()?;
+        String::from_utf8(value.to_vec()).ok()
+    }
+
+    /// A header that is a comma-separated list, whose items may come in
+    /// several fields: all of them, joined.
+    fn list_header(&self, name: &str) -> Option<String> {
+        let values = self
+            .values(name)
+            .filter_map(|v| std::str::from_utf8(v).ok());
+        let values: Vec<&str> = values.collect();
+        (!values.is_empty()).then(|| values.join(","))
+    }
+}
+
+thread_local! {
+    /// How many requests this instance has taken (`/warm` reports it): 1
+    /// on a host that makes an instance per request.
+    static REQUESTS: Cell<u64> = const { Cell::new(0) };
+}
+
+/// The answer to a request: what it asked for, or a JSON error.
+pub(crate) async fn answer<B>(request: Request<B>) -> Response
+where
+    B: Stream<Item = Result<Vec<u8>, String>> + Unpin,
+{
+    REQUESTS.set(REQUESTS.get() + 1);
+    match handle_request(request).await {
+        Ok(response) => response,
+        Err(error) => error_response(&error),
+    }
+}
+
+/// An answer, written to the host's response type by `http_p2` or `http_p3`.
 ///
 /// Not spin-sdk's `Response`: with its header map, its conversions and the
 /// Unicode tables of `str::to_lowercase` (header names are lower-cased) it
 /// was 75 KB of the component; these names are lower-case ASCII already.
-struct Response {
-    status: u16,
-    headers: Vec<(&'static str, String)>,
+pub(crate) struct Response {
+    pub status: u16,
+    pub headers: Vec<(&'static str, String)>,
     body: Vec<u8>,
     /// A file to send after `body` (then empty), a chunk at a time.
     file: Option<File>,
@@ -83,62 +126,51 @@ impl Response {
         self
     }
 
-    async fn send(self, response_out: ResponseOutparam) {
-        let fields: Vec<(String, Vec<u8>)> = self
-            .headers
-            .into_iter()
-            .map(|(name, value)| (name.to_string(), value.into_bytes()))
-            .collect();
-        // Every name and value here is the component's own, valid ASCII.
-        let headers = Fields::from_list(&fields).unwrap_or_else(|_| Fields::new());
-        let response = OutgoingResponse::new(headers);
-        // A status the component picked, always in 100..=599.
-        let _ = response.set_status_code(self.status);
-        let mut body = response.take_body();
-        response_out.set(response);
-        if let Err(e) = write_body(&mut body, self.body, self.file).await {
-            // The client went away; nothing is left to tell it.
-            eprintln!("the answer could not be sent: {e}");
-        }
+    /// The headers as wasi:http's fields take them.
+    pub fn fields(&self) -> Vec<(String, Vec<u8>)> {
+        let headers = self.headers.iter();
+        let fields = headers.map(|(name, value)| (name.to_string(), value.clone().into_bytes()));
+        fields.collect()
     }
-}
 
-/// Writes `bytes`, then `file` a chunk at a time, to an answer's body.
-///
-/// The status and headers are gone by then: a file that cannot be read to
-/// its end leaves the body short of its content-length, and the host breaks
-/// the answer off, so the client cannot take it for the whole file.
-async fn write_body<E: std::fmt::Display>(
-    body: &mut (impl Sink<Vec<u8>, Error = E> + Unpin),
-    bytes: Vec<u8>,
-    file: Option<File>,
-) -> Result<(), String> {
-    body.send(bytes).await.map_err(|e| e.to_string())?;
-    let Some(mut file) = file else {
-        return Ok(());
-    };
-    loop {
-        let mut chunk = vec![0; FILE_CHUNK];
-        let n = file
-            .read(&mut chunk)
-            .map_err(|e| format!("reading the file: {e}"))?;
-        if n == 0 {
+    /// Writes the body, then the file a chunk at a time, through `send`.
+    ///
+    /// The status and headers are gone by then: a file that cannot be read
+    /// to its end leaves the body short of its content-length, and the host
+    /// breaks the answer off, so the client cannot take it for the whole file.
+    pub async fn write_body(
+        self,
+        mut send: impl AsyncFnMut(Vec<u8>) -> Result<(), String>,
+    ) -> Result<(), String> {
+        send(self.body).await?;
+        let Some(mut file) = self.file else {
             return Ok(());
+        };
+        loop {
+            let mut chunk = vec![0; FILE_CHUNK];
+            let n = file
+                .read(&mut chunk)
+                .map_err(|e| format!("reading the file: {e}"))?;
+            if n == 0 {
+                return Ok(());
+            }
+            chunk.truncate(n);
+            send(chunk).await?;
         }
-        chunk.truncate(n);
-        body.send(chunk).await.map_err(|e| e.to_string())?;
     }
 }
 
-async fn handle_request(request: IncomingRequest) -> Result<Response, ApiError> {
-    let method = request.method().to_string();
-    let if_none_match = header(&request, "if-none-match");
-    let accepts_gzip = api::accepts_gzip(list_header(&request, "accept-encoding").as_deref());
-    let path_and_query = request.path_with_query().unwrap_or_else(|| "/".into());
+async fn handle_request<B>(request: Request<B>) -> Result<Response, ApiError>
+where
+    B: Stream<Item = Result<Vec<u8>, String>> + Unpin,
+{
+    let if_none_match = request.header("if-none-match");
+    let accepts_gzip = api::accepts_gzip(request.list_header("accept-encoding").as_deref());
+    let path_and_query = request.path_with_query.clone();
     let (path, query) = path_and_query
         .split_once('?')
         .unwrap_or((&path_and_query, ""));
-    match api::route(&method, path)? {
+    match api::route(&request.method, path)? {
         Route::Preflight => Ok(preflight()),
         Route::Page => Ok(page()),
         Route::Examples => Ok(examples(&settings()?)),
@@ -156,8 +188,8 @@ async fn handle_request(request: IncomingRequest) -> Result<Response, ApiError> 
         Route::Predict => {
             let settings = settings()?;
             let query = api::predict_query(query)?;
-            let format = api::image_format(header(&request, "content-type").as_deref())?;
-            let expected = api::content_length(header(&request, "content-length").as_deref())?;
+            let format = api::image_format(request.header("content-type").as_deref())?;
+            let expected = api::content_length(request.header("content-length").as_deref())?;
             let model = requested_model(&settings, query.model.as_deref())?;
             let threshold = settings.threshold.unwrap_or(model.manifest.threshold);
             let filter = query.filter(&model.labels, threshold, settings.max)?;
@@ -227,25 +259,6 @@ fn settings() -> Result<Settings, ApiError> {
     Settings::from_vars(std::env::vars()).map_err(|e| ApiError::invalid_setting(&e))
 }
 
-/// The first value of a request header, if it is text.
-fn header(request: &IncomingRequest, name: &str) -> Option<String> {
-    let values = request.headers().get(name);
-    values
-        .first()
-        .and_then(|v| String::from_utf8(v.clone()).ok())
-}
-
-/// A header that is a comma-separated list, whose items may come in several
-/// fields: all of them, joined.
-fn list_header(request: &IncomingRequest, name: &str) -> Option<String> {
-    let values = request.headers().get(name);
-    let values: Vec<&str> = values
-        .iter()
-        .filter_map(|v| std::str::from_utf8(v).ok())
-        .collect();
-    (!values.is_empty()).then(|| values.join(","))
-}
-
 /// Time spent in each step, for the `server-timing` header.
 #[derive(Default)]
 struct Timings(Vec<(&'static str, f64)>);
@@ -267,18 +280,21 @@ impl Timings {
     }
 }
 
-async fn predict(
-    request: IncomingRequest,
+async fn predict<B>(
+    request: Request<B>,
     format: Format,
     expected_len: Option<usize>,
     model: &Model,
     filter: &Filter,
     answer: AnswerFormat,
     budget: Budget,
-) -> Result<Response, ApiError> {
+) -> Result<Response, ApiError>
+where
+    B: Stream<Item = Result<Vec<u8>, String>> + Unpin,
+{
     let mut timings = Timings::default();
     let start = Instant::now();
-    let body = read_body(request, expected_len).await?;
+    let body = read_body(request.body, expected_len).await?;
     timings
         .0
         .push(("body", start.elapsed().as_secs_f64() * 1e3));
@@ -335,17 +351,16 @@ async fn predict(
 }
 
 /// Reads the body as it arrives, stopping at the size limit.
-async fn read_body(request: IncomingRequest, expected: Option<usize>) -> Result<Vec<u8>, ApiError> {
+async fn read_body(
+    mut body: impl Stream<Item = Result<Vec<u8>, String>> + Unpin,
+    expected: Option<usize>,
+) -> Result<Vec<u8>, ApiError> {
     let mut buffer = BodyBuffer::with_expected(expected);
-    let mut stream = request.into_body_stream();
-    while let Some(chunk) = stream.next().await {
+    while let Some(chunk) = body.next().await {
         // Typically the client closed its side before sending all the bytes
         // its content-length announced.
         let chunk = chunk.map_err(|e| {
-            ApiError::bad_request(format!(
-                "the body ended early or could not be read: {}",
-                e.to_debug_string()
-            ))
+            ApiError::bad_request(format!("the body ended early or could not be read: {e}"))
         })?;
         buffer.push(&chunk)?;
     }
@@ -370,6 +385,7 @@ fn warm(model: &Model) -> Result<Response, ApiError> {
         load_ms,
         inference_ms: inference_ms.map_err(run_error)?,
         memory_bytes: core::arch::wasm32::memory_size(0) as u64 * 65536,
+        instance_requests: REQUESTS.get(),
     };
     let timing = format!(
         "load;dur={load_ms:.2}, inference;dur={:.2}",

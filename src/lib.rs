@@ -17,8 +17,10 @@
 //!   before it is allocated;
 //! - [`settings`]: deployment settings.
 //!
-//! Only in the component: `component` (the HTTP handler) and `inference`
-//! (wasi-nn), over the generated `bindings`.
+//! Only in the component: `component` (the HTTP handler), exported as
+//! WASIp2's or WASIp3's wasi:http by `http_p2` or `http_p3` (the `wasip2`
+//! and `wasip3` features), and `inference` (wasi-nn), over the generated
+//! `bindings`.
 
 pub mod api;
 pub mod decode;
@@ -40,5 +42,9 @@ mod bindings {
 }
 #[cfg(all(target_arch = "wasm32", target_env = "p2"))]
 mod component;
+#[cfg(all(target_arch = "wasm32", target_env = "p2", feature = "wasip2"))]
+mod http_p2;
+#[cfg(all(target_arch = "wasm32", target_env = "p2", feature = "wasip3"))]
+mod http_p3;
 #[cfg(all(target_arch = "wasm32", target_env = "p2"))]
 mod inference;

@@ -44,26 +44,8 @@ const SPIN_PROVIDES: &[&str] = &[
 /// version Spin implements, which the settings component imports.
 const SPIN_CONFIG: &str = "wasi:config/store@0.2.0-draft-2024-09-27";
 
-/// The component's imports, as `package/interface@version`.
 fn imports(wasm: &Path) -> Vec<String> {
-    let bytes = std::fs::read(wasm).unwrap();
-    let mut names = Vec::new();
-    // Only the outermost component's imports are the host's business.
-    let mut depth = 0;
-    for payload in wasmparser::Parser::new(0).parse_all(&bytes) {
-        match payload.expect("a valid component") {
-            wasmparser::Payload::ModuleSection { .. }
-            | wasmparser::Payload::ComponentSection { .. } => depth += 1,
-            wasmparser::Payload::End(_) => depth -= 1,
-            wasmparser::Payload::ComponentImportSection(section) if depth == 0 => {
-                for import in section {
-                    names.push(import.unwrap().name.0.to_string());
-                }
-            }
-            _ => {}
-        }
-    }
-    names
+    common::component_interfaces(wasm, false)
 }
 
 #[test]

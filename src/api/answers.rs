@@ -140,18 +140,23 @@ pub struct WarmReport {
     /// The instance's linear memory. It only grows, so this is the peak of
     /// every request the instance has served.
     pub memory_bytes: u64,
+    /// How many requests the instance has taken, this one included: 1 where
+    /// the host makes an instance per request (Spin with WASIp2), more where
+    /// it reuses them.
+    pub instance_requests: u64,
 }
 
 impl WarmReport {
     pub fn to_json(&self) -> Vec<u8> {
         format!(
-            r#"{{"model":{},"source":{},"loaded_now":{},"load_ms":{},"inference_ms":{},"memory_bytes":{}}}"#,
+            r#"{{"model":{},"source":{},"loaded_now":{},"load_ms":{},"inference_ms":{},"memory_bytes":{},"instance_requests":{}}}"#,
             json_string(&self.model),
             json_string(&self.source),
             self.loaded_now,
             json_number(round_to(self.load_ms as f32, 2)),
             json_number(round_to(self.inference_ms as f32, 2)),
-            self.memory_bytes
+            self.memory_bytes,
+            self.instance_requests
         )
         .into_bytes()
     }

@@ -53,6 +53,44 @@ pub fn portable_component() -> PathBuf {
     )
 }
 
+/// The portable build exporting WASIp3's wasi:http, for Spin 4 (`make
+/// portable` writes it beside the WASIp2 one, with the same model built in).
+pub fn portable_p3_component() -> PathBuf {
+    required(
+        "WASI_DETECT_PORTABLE_P3_WASM",
+        "dist/wasi-detect-portable-p3.wasm",
+        "make portable",
+    )
+}
+
+/// A component's imports (`world == false`) or exports, as
+/// `package/interface@version`: the outermost component's only, which are
+/// the host's business.
+pub fn component_interfaces(wasm: &Path, exports: bool) -> Vec<String> {
+    let bytes = std::fs::read(wasm).unwrap();
+    let mut names = Vec::new();
+    let mut depth = 0;
+    for payload in wasmparser::Parser::new(0).parse_all(&bytes) {
+        match payload.expect("a valid component") {
+            wasmparser::Payload::ModuleSection { .. }
+            | wasmparser::Payload::ComponentSection { .. } => depth += 1,
+            wasmparser::Payload::End(_) => depth -= 1,
+            wasmparser::Payload::ComponentImportSection(section) if depth == 0 && !exports => {
+                for import in section {
+                    names.push(import.unwrap().name.0.to_string());
+                }
+            }
+            wasmparser::Payload::ComponentExportSection(section) if depth == 0 && exports => {
+                for export in section {
+                    names.push(export.unwrap().name.0.to_string());
+                }
+            }
+            _ => {}
+        }
+    }
+    names
+}
+
 /// The portable build without a model built in (`make portable` writes both).
 pub fn portable_code_component() -> PathBuf {
     required(
@@ -203,6 +241,21 @@ impl ServerConfig {
         ServerConfig {
             backend,
             ..ServerConfig::default()
+        }
+    }
+
+    /// The portable WASIp3 build served as Spin 4 serves it: Spin's engine
+    /// settings, wasmtime's defaults for WASIp3 instances, which are Spin
+    /// 4's (each reused for up to 128 requests, up to 16 at once), and no
+    /// admission gate in front, since Spin has none.
+    pub fn spin4() -> Self {
+        let mut args = SPIN_ENGINE.map(String::from).to_vec();
+        args.extend(["--max-in-flight".into(), "0".into()]);
+        ServerConfig {
+            instance_reuse: false,
+            args,
+            wasm: Some(portable_p3_component()),
+            ..ServerConfig::backend(Backend::Portable)
         }
     }
 
