@@ -7,7 +7,10 @@ On this machine, with the same model files and the same images:
 - end to end through the real host and component over HTTP, warm, per image,
   and its ratio to the engine alone;
 - the same requests to bench/peer.py, the plain Python server (http.server,
-  Pillow, ONNX Runtime) a user would compare us with;
+  Pillow, ONNX Runtime) a user would compare us with, and to
+  bench/node-peer/peer.mjs, the Node.js server a web developer would write
+  (node:http, sharp, onnxruntime-node): latency per image, its requests/s at
+  1, 2 and 4 connections, and its answers against ours;
 - where the time goes inside the component (its Server-Timing header);
 - cold start: server start to first answer, with and without a precompiled
   component, and the first /predict after /warm;
@@ -56,6 +59,7 @@ OUT = ROOT / "target" / "bench"
 HOST = ROOT / "target" / "host" / "wasi-detect-host"
 WASM = ROOT / "dist" / "wasi-detect.wasm"
 PEER = ROOT / "bench" / "peer.py"
+NODE_PEER_SETUP = ROOT / "scripts" / "node-peer.sh"
 BACKENDS = {"onnx": "nanodet", "openvino": "nanodet-ov"}
 # The other models, measured the same way (their folders per backend).
 OTHER_MODELS = {
@@ -215,6 +219,53 @@ class Peer(Server):
                     "--model", str(ROOT / "models" / BACKENDS["onnx"] / "model.onnx")])
 
 
+class NodePeer(Server):
+    """bench/node-peer/peer.mjs on a free port: node:http, sharp,
+    onnxruntime-node."""
+
+    def __init__(self):
+        self.port = free_port()
+        script = subprocess.run(["bash", str(NODE_PEER_SETUP)], check=True,
+                                capture_output=True, text=True).stdout.strip()
+        self.start(["node", script, "--port", str(self.port),
+                    "--model", str(ROOT / "models" / BACKENDS["onnx"] / "model.onnx")])
+
+
+def answers(server: Server, images: dict[str, Path]) -> dict[str, list]:
+    """Each image's /predict answer from `server`."""
+    conn = server.connect()
+    return {name: json.loads(post(conn, path.read_bytes(), media_of(path))[1])
+            for name, path in images.items()}
+
+
+def agreement(ours: dict[str, list], peer: dict[str, list]) -> dict[str, dict]:
+    """Per image: how many detections each found, how many pair up (same
+    class, greedily by IoU), the worst IoU and score difference of a pair."""
+    def corners(d):
+        (a, b) = d["bbox"]
+        return [a["x"], a["y"], b["x"], b["y"]]
+
+    def iou(a, b):
+        iw = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+        ih = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+        union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - iw * ih
+        return iw * ih / union if union > 0 else 0.0
+
+    out = {}
+    for image, mine in ours.items():
+        theirs, pairs = list(peer[image]), []
+        for d in mine:
+            same = [t for t in theirs if t["class"] == d["class"]]
+            best = max(same, key=lambda t: iou(corners(d), corners(t)), default=None)
+            if best is not None and iou(corners(d), corners(best)) > 0.5:
+                theirs.remove(best)
+                pairs.append((iou(corners(d), corners(best)), abs(d["score"] - best["score"])))
+        out[image] = {"ours": len(mine), "peer": len(peer[image]), "paired": len(pairs),
+                      "min_iou": min((p[0] for p in pairs), default=None),
+                      "max_score_diff": max((p[1] for p in pairs), default=None)}
+    return out
+
+
 @contextlib.contextmanager
 def running(server: Server):
     try:
@@ -364,6 +415,8 @@ def run(args) -> dict:
         first_answer(peer, small.read_bytes(), "image/jpeg")
         results["peer"] = {name: end_to_end(peer, path, requests(name, args))
                            for name, path in images.items()}
+    print("[bench] the Node.js peer (sharp, onnxruntime-node)", file=sys.stderr)
+    results["node_peer"] = node_peer(images, small, args)
     print("[bench] linear memory per image", file=sys.stderr)
     results["memory"] = peak_memory(images)
 
@@ -485,6 +538,23 @@ def throughput(small: Path, args) -> dict:
             sampler.done.set()
             sampler.join()
             rows["peak_rss_mb"] = sampler.peak_mb
+    return out
+
+
+def node_peer(images: dict[str, Path], small: Path, args) -> dict:
+    """The Node.js peer as ours: latency per image, requests/s at 1, 2 and 4
+    connections; and its answers against ours on every image."""
+    out: dict = {}
+    with running(NodePeer()) as peer:
+        first_answer(peer, small.read_bytes(), "image/jpeg")
+        out["e2e"] = {name: end_to_end(peer, path, requests(name, args))
+                      for name, path in images.items()}
+        out["throughput"] = {str(c): wrk.run(f"http://127.0.0.1:{peer.port}/predict", small, c,
+                                             args.seconds) for c in (1, 2, 4)}
+        theirs = answers(peer, images)
+    with serving("onnx") as server:
+        first_answer(server, small.read_bytes(), "image/jpeg")
+        out["agreement"] = agreement(answers(server, images), theirs)
     return out
 
 
