@@ -14,8 +14,9 @@ On this machine, with the same model files and the same images:
 - where the time goes inside the component (its Server-Timing header);
 - cold start: server start to first answer, with and without a precompiled
   component, and the first /predict after /warm;
-- throughput at 1, 2 and 4 connections (wrk) with the host's two ONNX
-  settings (--onnx-sessions, --onnx-threads), the host's RSS;
+- throughput at 1, 2 and 4 connections (wrk) and a lone request's latency
+  with the host's ONNX settings (its adaptive default, and the fixed pools
+  of --onnx-sessions and --onnx-threads), the host's RSS;
 - the component's linear memory after one request of each image;
 - the component's size;
 - the portable build (tract inside, as Spin runs it): bench/portable.py;
@@ -515,11 +516,13 @@ def cold_start(small: Path, args) -> dict:
     return cold
 
 
-# The host's two ways to run ONNX Runtime: every core on one inference
-# (its default, the lowest latency), or one session per core with one
-# thread each (inferences side by side).
+# The host's ways to run ONNX Runtime: its default (adaptive: a lone
+# inference on every core, inferences that meet on one core each), one
+# session on every core (the lowest latency alone, inferences queue: the
+# default before), one session per core with one thread each.
 SETTINGS = {
     "default": [],
+    "one session, every core": ["--onnx-sessions", "1"],
     "one thread per session": ["--onnx-sessions", str(os.cpu_count() or 1), "--onnx-threads", "1"],
 }
 
@@ -530,6 +533,7 @@ def throughput(small: Path, args) -> dict:
         rows = out[name] = {"args": " ".join(host_args)}
         with serving("onnx", args=host_args) as server:
             first_answer(server, small.read_bytes(), "image/jpeg")
+            rows["lone"] = end_to_end(server, small, args.n)
             sampler = RssSampler(server.host_pid())
             sampler.start()
             for c in (1, 2, 4):

@@ -57,14 +57,16 @@ struct HostArgs {
     #[arg(long, value_name = "BYTES", default_value_t = 5 * 1024 * 1024)]
     max_body: usize,
     /// ONNX Runtime sessions of each model, shared by every instance: how
-    /// many inferences run at once (more wait for a free session).
-    #[arg(long, value_name = "N", default_value_t = 1)]
-    onnx_sessions: usize,
-    /// ONNX Runtime threads per inference; 0 is one per core. On a small
-    /// machine, `--onnx-threads 1 --onnx-sessions <cores>` trades the
-    /// latency of one request for throughput under load.
-    #[arg(long, value_name = "N", default_value_t = 0)]
-    onnx_threads: usize,
+    /// many inferences run at once (more wait for a free session). Unset
+    /// with `--onnx-threads`: adaptive, a lone inference on every core and
+    /// inferences side by side on one core each.
+    #[arg(long, value_name = "N")]
+    onnx_sessions: Option<usize>,
+    /// ONNX Runtime threads per inference; 0 is one per core. Setting it or
+    /// `--onnx-sessions` fixes the pool: e.g. `--onnx-threads 1
+    /// --onnx-sessions <cores>` for throughput alone.
+    #[arg(long, value_name = "N")]
+    onnx_threads: Option<usize>,
     /// The precision OpenVINO computes in on the CPU: `auto` is OpenVINO's
     /// own choice, bf16 where the CPU has it (Xeons with AMX: several times
     /// faster, boxes and scores move slightly); `f32` gives ONNX Runtime's
@@ -111,9 +113,13 @@ fn serve(args: &[String]) -> wasmtime::Result<()> {
             .try_get_matches_from_mut(std::iter::once("serve".to_string()).chain(host_args))
             .unwrap_or_else(|e| e.exit()),
     )?;
-    wasmtime_wasi_nn::backend::onnx::configure(wasmtime_wasi_nn::backend::onnx::PoolSettings {
-        sessions: host_args.onnx_sessions.max(1),
-        threads: host_args.onnx_threads,
+    use wasmtime_wasi_nn::backend::onnx::{self, PoolSettings};
+    onnx::configure(match (host_args.onnx_sessions, host_args.onnx_threads) {
+        (None, None) => PoolSettings::Adaptive,
+        (sessions, threads) => PoolSettings::Fixed {
+            sessions: sessions.unwrap_or(1),
+            threads: threads.unwrap_or(0),
+        },
     });
     wasmtime_wasi_nn::backend::openvino::configure(
         Some(host_args.openvino_precision.clone()).filter(|p| p != "auto"),
