@@ -34,9 +34,17 @@ fn at_once(server: &Server, names: &[&str], rounds: usize) -> Vec<(String, Respo
 /// pool runs a lone request and requests side by side on sessions with
 /// different threads, whose sums may round differently).
 fn concurrent_answers_match_single_ones(flags: &[&str], tolerance: Option<Tolerance>) {
+    concurrent_answers_match_single_ones_on(common::Backend::Onnx, flags, tolerance);
+}
+
+fn concurrent_answers_match_single_ones_on(
+    backend: common::Backend,
+    flags: &[&str],
+    tolerance: Option<Tolerance>,
+) {
     let server = Server::start(ServerConfig {
         args: flags.iter().map(|f| f.to_string()).collect(),
-        ..ServerConfig::default()
+        ..ServerConfig::backend(backend)
     });
     let names = ["astronaut.jpg", "coffee-rotated.jpg"];
     let alone: Vec<String> = names
@@ -75,6 +83,22 @@ fn the_adaptive_pool_answers_side_by_side_as_alone() {
         ..common::VS_NATIVE
     };
     concurrent_answers_match_single_ones(&["--max-in-flight", "4"], Some(tolerance));
+}
+
+#[test]
+fn openvino_answers_side_by_side_as_alone() {
+    // Each instance has its own compiled model; inferences that meet share
+    // the cores.
+    let tolerance = Tolerance {
+        score: 0.002,
+        iou: 0.99,
+        ..common::VS_NATIVE
+    };
+    concurrent_answers_match_single_ones_on(
+        common::Backend::Openvino,
+        &["--max-in-flight", "4"],
+        Some(tolerance),
+    );
 }
 
 #[test]

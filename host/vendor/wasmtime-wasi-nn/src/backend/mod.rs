@@ -11,6 +11,30 @@ pub mod pytorch;
 #[cfg(all(feature = "winml", target_os = "windows"))]
 pub mod winml;
 
+/// Inferences running now, of every model and backend: they share the
+/// cores, so a backend can pick its threads by how many others run (the
+/// ONNX session pool does).
+static RUNNING: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// An inference counted in [`RUNNING`] for as long as it lives.
+#[allow(dead_code)]
+pub(crate) struct Running;
+
+#[allow(dead_code)]
+impl Running {
+    /// Counts an inference; returns how many others were running.
+    pub(crate) fn start() -> (Running, usize) {
+        use std::sync::atomic::Ordering;
+        (Running, RUNNING.fetch_add(1, Ordering::SeqCst))
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        RUNNING.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
 #[cfg(feature = "onnx")]
 use self::onnx::OnnxBackend;
 #[cfg(all(feature = "openvino", target_pointer_width = "64"))]

@@ -3,7 +3,7 @@
 use super::{
     BackendError, BackendExecutionContext, BackendFromDir, BackendGraph, BackendInner, NamedTensor,
 };
-use crate::backend::{Id, read};
+use crate::backend::{Id, Running, read};
 use crate::wit::types::{ExecutionTarget, GraphEncoding, Tensor, TensorType};
 use crate::{ExecutionContext, Graph};
 use ort::{
@@ -130,25 +130,6 @@ pub enum PoolSettings {
 /// Sets how sessions are made; returns false if a model was loaded already.
 pub fn configure(settings: PoolSettings) -> bool {
     SETTINGS.set(settings).is_ok()
-}
-
-/// Computes running now, of every model: they share the cores.
-static RUNNING: AtomicUsize = AtomicUsize::new(0);
-
-/// Counts a compute in [`RUNNING`] for as long as it lives.
-struct Running;
-
-impl Running {
-    /// The compute is counted; returns how many others were running.
-    fn start() -> (Running, usize) {
-        (Running, RUNNING.fetch_add(1, Ordering::SeqCst))
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        RUNNING.fetch_sub(1, Ordering::SeqCst);
-    }
 }
 
 /// ONNX Runtime sessions of one model. `ort` runs a session from one caller
