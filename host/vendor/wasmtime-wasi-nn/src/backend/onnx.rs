@@ -143,9 +143,9 @@ struct SessionPool {
     narrow: OnceLock<Vec<Mutex<Session>>>,
     /// Whether the one-thread sessions are being made (in the background).
     making_narrow: AtomicBool,
-    model: Arc<Vec<u8>>,
+    /// Adaptive only: the model's bytes, to make the one-thread sessions from.
+    model: Option<Vec<u8>>,
     target: ExecutionTarget,
-    adaptive: bool,
     next: AtomicUsize,
 }
 
@@ -194,18 +194,17 @@ impl SessionPool {
             sessions,
             narrow: OnceLock::new(),
             making_narrow: AtomicBool::new(false),
-            model: Arc::new(model.to_vec()),
+            model: matches!(settings, PoolSettings::Adaptive).then(|| model.to_vec()),
             target,
-            adaptive: matches!(settings, PoolSettings::Adaptive),
             next: AtomicUsize::new(0),
         })
     }
 
-    /// Runs `f` on a session chosen for what else is running (see
-    /// [`PoolSettings`]): a free one, or the next in turn once it is free.
+    /// Runs an inference, `f`, on a session chosen for what else is running
+    /// (see [`PoolSettings`]), counted in [`Running`] while it runs.
     fn with_session<R>(self: &Arc<Self>, f: impl FnOnce(&mut Session) -> R) -> R {
         let (_running, others) = Running::start();
-        let sessions = match (self.adaptive && others > 0, self.narrow.get()) {
+        let sessions = match (self.model.is_some() && others > 0, self.narrow.get()) {
             (true, Some(narrow)) => narrow,
             (true, None) => {
                 self.make_narrow();
@@ -213,12 +212,22 @@ impl SessionPool {
             }
             (false, _) => &self.sessions,
         };
+        Self::on_one_of(sessions, &self.next, f)
+    }
+
+    /// Runs `f` on a free session of `sessions`, or on the next in turn
+    /// once it is free.
+    fn on_one_of<R>(
+        sessions: &[Mutex<Session>],
+        next: &AtomicUsize,
+        f: impl FnOnce(&mut Session) -> R,
+    ) -> R {
         for session in sessions {
             if let Ok(mut session) = session.try_lock() {
                 return f(&mut session);
             }
         }
-        let i = self.next.fetch_add(1, Ordering::Relaxed) % sessions.len();
+        let i = next.fetch_add(1, Ordering::Relaxed) % sessions.len();
         f(&mut sessions[i].lock().unwrap())
     }
 
@@ -230,9 +239,10 @@ impl SessionPool {
         }
         let pool = self.clone();
         std::thread::spawn(move || {
+            let Some(model) = &pool.model else { return };
             let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
             let made: Result<Vec<_>, BackendError> = (0..cores)
-                .map(|_| Ok(Mutex::new(session(&pool.model, pool.target, 1, false)?)))
+                .map(|_| Ok(Mutex::new(session(model, pool.target, 1, false)?)))
                 .collect();
             match made {
                 Ok(narrow) => {
@@ -252,8 +262,10 @@ unsafe impl Sync for OnnxGraph {}
 impl BackendGraph for OnnxGraph {
     fn init_execution_context(&self) -> Result<ExecutionContext, BackendError> {
         // Every session of the pool has the same inputs and outputs: read
-        // them from a free one rather than wait for a busy one.
-        let (inputs, outputs) = self.0.with_session(|session| {
+        // them from a free one rather than wait for a busy one. Not an
+        // inference: it is not counted in `Running`.
+        let pool = &self.0;
+        let (inputs, outputs) = SessionPool::on_one_of(&pool.sessions, &pool.next, |session| {
             // We need to hold on to the names of the inputs in order for
             // `set_input` to work with both indexes and names. Having the
             // dimensions and type around is useful for validation but could be
