@@ -125,7 +125,6 @@ def spin4(bench, Portable, small: Path, n: int, args) -> dict:
     """Both builds under Spin's engine settings with no gate, as Spin serves
     them: the WASIp3 one reusing instances (Spin 4), the WASIp2 one with a
     fresh instance per request (Spin 3, and Spin 4 with a WASIp2 component)."""
-    import wrk
     out = {}
     for label, wasm in [("WASIp3, Spin 4", PREINIT_P3), ("WASIp2, Spin 3", PREINIT)]:
         with bench.running(Portable(wasm, reuse=False, spin=True, gate=False)) as server:
@@ -140,7 +139,7 @@ def spin4(bench, Portable, small: Path, n: int, args) -> dict:
                 samples.append((time.perf_counter() - start) * 1e3)
             row["first_of_instance"] = bench.percentiles(samples)
             for c in (1, 2, 4):
-                row[f"rps_{c}"] = wrk.run(f"http://127.0.0.1:{server.port}/predict", small, c,
+                row[f"rps_{c}"] = bench.wrk.run(f"http://127.0.0.1:{server.port}/predict", small, c,
                                           args.seconds)
     return out
 

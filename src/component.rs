@@ -96,7 +96,7 @@ where
 /// was 75 KB of the component; these names are lower-case ASCII already.
 pub(crate) struct Response {
     pub status: u16,
-    pub headers: Vec<(&'static str, String)>,
+    headers: Vec<(&'static str, String)>,
     body: Vec<u8>,
     /// A file to send after `body` (then empty), a chunk at a time.
     file: Option<File>,

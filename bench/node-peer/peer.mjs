@@ -51,7 +51,8 @@ const roundHalfUp = (x) => Math.floor(x + 0.5);
 async function preprocess(bytes) {
   // rotate() with no angle applies the EXIF orientation.
   const upright = sharp(bytes, { limitInputPixels: 32e6 }).rotate();
-  const meta = await sharp(bytes).metadata();
+  // The input's header: metadata() ignores the operations queued.
+  const meta = await upright.metadata();
   const turned = (meta.orientation ?? 1) >= 5;
   const [w, h] = turned ? [meta.height, meta.width] : [meta.width, meta.height];
   const r = Math.min(SIZE / w, SIZE / h);
