@@ -9,7 +9,7 @@ PORT ?= 8080
 BACKEND ?= onnx
 export PORT BACKEND
 
-.PHONY: run setup host model component browser portable examples browser-deps test lint reference-test pixels-wasm fuzz fuzz-ci load bench clean
+.PHONY: run run-kserve setup host model component browser portable kserve examples browser-deps test lint reference-test pixels-wasm fuzz fuzz-ci load bench clean
 
 run: setup
 	@bash scripts/serve.sh
@@ -33,6 +33,18 @@ portable: host
 	@python3 scripts/spin-upload.py spin.toml
 	@python3 scripts/spin-upload.py spin-full.toml
 	@python3 scripts/spin-upload.py spin-p3.toml
+
+# The build over a KServe v2 inference server (KServe, Triton, OpenVINO
+# Model Server) for hosts without wasi-nn: the detector composed with
+# provider-kserve/ and the settings component; spin-kserve.toml runs it.
+kserve:
+	@bash scripts/build-kserve.sh >/dev/null
+	@wc -c < dist/wasi-detect-kserve.wasm | xargs -I{} echo "over a v2 server: dist/wasi-detect-kserve.wasm ({} bytes)"
+
+# That build served as Spin would, over a KServe server started beside it
+# (kserve/server.py, the models of models/): INFERENCE_URL=<url> for your own.
+run-kserve: setup kserve
+	@bash scripts/serve-kserve.sh
 
 # The demo page's example photos, served from beside the model folders.
 EXAMPLES := astronaut.jpg chelsea-progressive.jpg coffee-rotated.jpg camera.png
@@ -62,7 +74,7 @@ component:
 	@bash scripts/build-component.sh >/dev/null
 	@wc -c < dist/wasi-detect.wasm | xargs -I{} echo "component: dist/wasi-detect.wasm ({} bytes)"
 
-test: setup portable browser-deps lint reference-test pixels-wasm fuzz-ci
+test: setup portable kserve browser-deps lint reference-test pixels-wasm fuzz-ci
 	cargo test --locked --workspace
 	@$(MAKE) --no-print-directory load LOAD_SECONDS=30
 

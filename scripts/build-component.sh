@@ -28,19 +28,8 @@ cargo build --quiet --release --locked --target wasm32-wasip2 --manifest-path "$
 built="$target_dir/wasm32-wasip2/release/wasi_detect.wasm"
 [ -f "$built" ] || die "the build made no $built"
 
-wasm_opt="$(wasm_opt)"
-
-# Shrink only when the build changed: wasm-opt takes about 10 s.
-stamp="$out.from"
-from="$(hash_inputs "$built" "$ROOT/scripts/shrink-component.py" "$wasm_opt")"
-if [ ! -f "$out" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$from" ]; then
-    mkdir -p "$ROOT/dist"
-    # -Os: Binaryen's size passes on top of rustc's opt-level "s" take 14%
-    # off the code. The features are those the build uses (simd128 and
-    # rustc's defaults for wasm32-wasip2), so no new ones appear.
-    "$PYTHON" "$ROOT/scripts/shrink-component.py" "$built" "$out.tmp" \
-        node "$wasm_opt" -Os "${WASM_FEATURES[@]}"
-    mv "$out.tmp" "$out"
-    echo "$from" > "$stamp"
-fi
+# -Os: Binaryen's size passes on top of rustc's opt-level "s" take 14% off
+# the code. The features are those the build uses (simd128 and rustc's
+# defaults for wasm32-wasip2), so no new ones appear.
+shrink "$built" "$out" -Os
 echo "$out"

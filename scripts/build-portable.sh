@@ -24,17 +24,12 @@
 # The provider is built with relaxed SIMD on top of SIMD (tract's matrix
 # kernels then use fused multiply-add; wasmtime and Spin run it), in its own
 # target directory since its flags differ from the detector's. The host
-# (`make host`) runs Wizer; wac-cli is installed once under $CACHE/tools.
+# (`make host`) runs Wizer; wac-cli is installed once under $CACHE/tools
+# (scripts/lib.sh).
 . "$(dirname "$0")/lib.sh"
 
 MODEL="${MODEL-coco-ssd}"
-WAC_VERSION="0.12.0"
-wac="$CACHE/tools/wac-cli-$WAC_VERSION/bin/wac"
-if [ ! -x "$wac" ]; then
-    log "installing wac-cli $WAC_VERSION (component composition) from crates.io"
-    cargo install --quiet --locked wac-cli --version "$WAC_VERSION" \
-        --root "$CACHE/tools/wac-cli-$WAC_VERSION" >&2
-fi
+wac="$(wac)"
 
 detector="$("$ROOT/scripts/build-component.sh")"
 detector_p3="$(WASIP=3 "$ROOT/scripts/build-component.sh")"
@@ -56,15 +51,8 @@ mkdir -p "$ROOT/dist" "$out_dir"
 # (scripts/build-component.sh), when the build changed: -Oz takes 39% off
 # (16.1 to 7.2 MB with tract's cold crates at opt-level "z", Cargo.toml) at
 # the same inference speed.
-wasm_opt="$(wasm_opt)"
 provider="$out_dir/provider.wasm"
-from="$(hash_inputs "$built" "$ROOT/scripts/shrink-component.py" "$wasm_opt")"
-if [ ! -f "$provider" ] || [ "$(cat "$provider.from" 2>/dev/null)" != "$from" ]; then
-    "$PYTHON" "$ROOT/scripts/shrink-component.py" "$built" "$provider.tmp" \
-        node "$wasm_opt" -Oz "${WASM_FEATURES[@]}" --enable-relaxed-simd >&2
-    mv "$provider.tmp" "$provider"
-    echo "$from" > "$provider.from"
-fi
+shrink "$built" "$provider" -Oz --enable-relaxed-simd
 
 code="$ROOT/dist/wasi-detect-portable-code.wasm"
 "$wac" plug "$detector" --plug "$settings" --plug "$provider" -o "$code.tmp" >&2

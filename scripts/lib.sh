@@ -62,3 +62,34 @@ wasm_opt() {
 WASM_FEATURES=(--enable-simd --enable-bulk-memory --enable-sign-ext --enable-mutable-globals
     --enable-nontrapping-float-to-int --enable-multivalue --enable-reference-types)
 
+
+# wac-cli (component composition), installed once from crates.io under
+# $CACHE/tools; prints its path.
+WAC_VERSION="0.12.0"
+wac() {
+    local bin="$CACHE/tools/wac-cli-$WAC_VERSION/bin/wac"
+    if [ ! -x "$bin" ]; then
+        log "installing wac-cli $WAC_VERSION (component composition) from crates.io"
+        cargo install --quiet --locked wac-cli --version "$WAC_VERSION" \
+            --root "$CACHE/tools/wac-cli-$WAC_VERSION" >&2
+    fi
+    echo "$bin"
+}
+
+# shrink BUILT OUT WASM-OPT-FLAGS...: Binaryen's wasm-opt passes on a built
+# component (scripts/shrink-component.py), written to OUT only when the
+# build, the script or wasm-opt changed since OUT was made (OUT.from keeps
+# what it was made from): wasm-opt takes from 10 s to minutes.
+shrink() {
+    local built="$1" out="$2" wasm_opt from
+    shift 2
+    wasm_opt="$(wasm_opt)"
+    from="$(hash_inputs "$built" "$ROOT/scripts/shrink-component.py" "$wasm_opt")"
+    if [ ! -f "$out" ] || [ "$(cat "$out.from" 2>/dev/null)" != "$from" ]; then
+        mkdir -p "$(dirname "$out")"
+        "$PYTHON" "$ROOT/scripts/shrink-component.py" "$built" "$out.tmp" \
+            node "$wasm_opt" "$@" "${WASM_FEATURES[@]}" >&2
+        mv "$out.tmp" "$out"
+        echo "$from" > "$out.from"
+    fi
+}

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Prints the path of a Python interpreter that has scripts/requirements.txt
-# installed. The venv lives under $CACHE/venv/<hash of requirements.txt>, so it
+# installed, or the requirements file given as the argument (kserve/'s). The venv lives under $CACHE/venv/<hash of requirements.txt>, so it
 # is made once per set of pins and shared by every checkout on the machine; a
 # change of pins gets a new venv and leaves the old one alone.
 # Logs go to stderr: callers do `py="$(scripts/python-env.sh)"`.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-req="$ROOT/scripts/requirements.txt"
+req="$(realpath "${1:-$ROOT/scripts/requirements.txt}")"
 key="$(sha256sum "$req" | cut -c1-16)"
 venv="$CACHE/venv/$key"
 # Written last, so a venv cut short by an error or ^C is never taken as ready.

@@ -251,7 +251,8 @@ fn models(settings: &Settings) -> Response {
 fn run_error(e: RunError) -> ApiError {
     match e {
         RunError::Engine(m) => ApiError::inference_failed(m),
-        RunError::Manifest(m) | RunError::NoMemory(m) => ApiError::model_unavailable(m),
+        RunError::Timeout(m) => ApiError::new(504, "inference_timeout", m),
+        RunError::Unusable(m) => ApiError::model_unavailable(m),
     }
 }
 
@@ -329,7 +330,7 @@ where
         (out, t, session.load_ms)
     };
     let ((outputs, inference_timing, load_ms), loaded_now) =
-        inference::with_session(model, run).map_err(ApiError::model_unavailable)?;
+        inference::with_session(model, run).map_err(run_error)?;
     if loaded_now {
         // On hosts that make an instance per request (Spin), every request
         // pays this: it must show.
@@ -377,7 +378,7 @@ fn warm(model: &Model) -> Result<Response, ApiError> {
         (result.map(|_| ms), session.source.clone(), session.load_ms)
     };
     let ((inference_ms, source, load_ms), loaded_now) =
-        inference::with_session(model, run).map_err(ApiError::model_unavailable)?;
+        inference::with_session(model, run).map_err(run_error)?;
     let report = WarmReport {
         model: model.name.clone(),
         source,

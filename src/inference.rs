@@ -28,15 +28,17 @@ pub struct Session {
     computed: Cell<bool>,
 }
 
-/// Why a run gave no outputs.
+/// Why a model gave no outputs.
 pub enum RunError {
-    /// The engine failed.
+    /// The engine failed, or its answer could not be used.
     Engine(String),
-    /// The graph's outputs are not what the model's manifest says.
-    Manifest(String),
-    /// The engine cannot have the memory the run takes (the portable
-    /// build's provider, under a host's memory limit).
-    NoMemory(String),
+    /// The engine did not answer in time (wasi-nn's `timeout`).
+    Timeout(String),
+    /// The model cannot be used: its graph could not be loaded, or does
+    /// not take or give what the model's manifest says, or the engine
+    /// cannot have the memory the run takes (the portable build's
+    /// provider, under a host's memory limit).
+    Unusable(String),
 }
 
 /// A model this instance has used, and its graph once it has run.
@@ -74,18 +76,22 @@ pub fn has_read(name: &str) -> bool {
 
 /// Runs `f` with `model`'s session, loading its graph first if needed.
 /// Returns whether this call loaded it.
-pub fn with_session<R>(model: &Model, f: impl FnOnce(&Session) -> R) -> Result<(R, bool), String> {
+pub fn with_session<R>(
+    model: &Model,
+    f: impl FnOnce(&Session) -> R,
+) -> Result<(R, bool), RunError> {
     MODELS.with(|cell| {
         let mut models = cell.borrow_mut();
+        let unloaded = || RunError::Unusable(format!("model '{}' was not read", model.name));
         let loaded = models
             .iter_mut()
             .find(|l| l.model.name == model.name)
-            .ok_or_else(|| format!("model '{}' was not read first", model.name))?;
+            .ok_or_else(unloaded)?;
         let loaded_now = loaded.session.is_none();
         if loaded_now {
             loaded.session = Some(Session::load(model)?);
         }
-        let session = loaded.session.as_ref().ok_or("no session")?;
+        let session = loaded.session.as_ref().ok_or_else(unloaded)?;
         Ok((f(session), loaded_now))
     })
 }
@@ -95,32 +101,35 @@ fn describe(e: &NnError) -> String {
 }
 
 impl Session {
-    fn load(model: &Model) -> Result<Session, String> {
+    fn load(model: &Model) -> Result<Session, RunError> {
         let start = Instant::now();
         let name = &model.name;
+        // An engine that failed or was too slow, whatever the call, is a 502
+        // or 504 to the client, not a model it cannot use: wasi-nn's
+        // `unknown` is how the provider over a v2 server says the server
+        // could not be reached or answered an error.
+        let unloaded = |e: NnError| {
+            let message = format!("model '{name}' could not be loaded: {}", describe(&e));
+            match e.code() {
+                ErrorCode::Unknown => RunError::Engine(message),
+                ErrorCode::Timeout => RunError::Timeout(message),
+                _ => RunError::Unusable(message),
+            }
+        };
         let (graph, source) = match graph::load_by_name(name) {
             Ok(graph) => (graph, "load-by-name".to_string()),
-            // The engine has the model but not the memory to load it: the
-            // weights read and handed over would not fit either.
-            Err(by_name) if by_name.code() == ErrorCode::TooLarge => {
-                return Err(format!(
-                    "model '{name}' cannot be loaded in this instance: {}",
-                    by_name.data()
-                ))
-            }
+            // Only an engine without that name is handed the weights: one
+            // that has the model but not the memory to load it could not
+            // take them either, nor one that cannot be reached.
+            Err(by_name) if by_name.code() != ErrorCode::NotFound => return Err(unloaded(by_name)),
             Err(by_name) => load_from_files(&model.dir).map_err(|files| {
-                format!(
+                RunError::Unusable(format!(
                     "model '{name}' could not be loaded: the host has no graph of that name ({}) and {files}",
                     describe(&by_name)
-                )
+                ))
             })?,
         };
-        let context = graph.init_execution_context().map_err(|e| {
-            format!(
-                "model '{name}' loaded but has no execution context: {}",
-                describe(&e)
-            )
-        })?;
+        let context = graph.init_execution_context().map_err(unloaded)?;
         Ok(Session {
             context,
             _graph: graph,
@@ -158,20 +167,23 @@ impl Session {
                     "input.name '{}' and input.shape {shape:?} in {}/{MANIFEST}",
                     manifest.input, model.dir
                 );
-                if e.code() == ErrorCode::TooLarge {
-                    RunError::NoMemory(format!(
+                let failed = || format!("compute failed: {} ({input})", describe(&e));
+                match e.code() {
+                    ErrorCode::TooLarge => RunError::Unusable(format!(
                         "model '{}' cannot run in this instance: {}",
                         model.name,
                         e.data()
-                    ))
-                } else if self.computed.get() {
-                    RunError::Engine(format!("compute failed: {} ({input})", describe(&e)))
-                } else {
-                    RunError::Manifest(format!(
+                    )),
+                    // As for loading.
+                    ErrorCode::Timeout => RunError::Timeout(failed()),
+                    code if code == ErrorCode::Unknown || self.computed.get() => {
+                        RunError::Engine(failed())
+                    }
+                    _ => RunError::Unusable(format!(
                         "model '{}' cannot be used: its first compute failed ({}); check {input} against the graph's input",
                         model.name,
                         describe(&e)
-                    ))
+                    )),
                 }
             })?;
         self.computed.set(true);
@@ -186,7 +198,7 @@ impl Session {
             .map(|(n, d)| (n.as_str(), d.as_slice()))
             .collect();
         let picked = manifest.decoder.pick_outputs(&views).map_err(|e| {
-            RunError::Manifest(format!(
+            RunError::Unusable(format!(
                 "model '{}' cannot be used: {}/{MANIFEST}: {}: {}",
                 model.name, model.dir, e.field, e.message
             ))

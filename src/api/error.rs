@@ -65,8 +65,10 @@ impl ApiError {
         }
     }
 
+    /// The engine failed: the detector's upstream, whether the host's or,
+    /// composed, a v2 inference server's, so a 502.
     pub fn inference_failed(message: impl Into<String>) -> Self {
-        ApiError::new(500, "inference_failed", message)
+        ApiError::new(502, "inference_failed", message)
     }
 
     pub fn invalid_setting(e: &settings::SettingError) -> Self {

@@ -269,7 +269,7 @@ impl ServerConfig {
     }
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -372,18 +372,8 @@ impl Server {
             .expect("start the host");
         // Dropping the server kills the host; servers that live in statics
         // are never dropped, so a watchdog kills the host once this test
-        // process is gone. It holds none of our pipes.
-        let watchdog = r#"while kill -0 "$1" 2>/dev/null && kill -0 "$2" 2>/dev/null; do sleep 0.5; done
-            kill -0 "$1" 2>/dev/null || kill "$2" 2>/dev/null"#;
-        let watchdog = Command::new("bash")
-            .args(["-c", watchdog, "watchdog"])
-            .arg(std::process::id().to_string())
-            .arg(child.id().to_string())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start the watchdog");
+        // process is gone.
+        let watchdog = watchdog(&child);
         let mut server = Server {
             addr,
             child,
@@ -447,6 +437,62 @@ impl Drop for Server {
             let _ = process.wait();
         }
     }
+}
+
+/// A process that kills `child` once this test process is gone: children
+/// that live in statics are never dropped. It holds none of our pipes.
+pub fn watchdog(child: &Child) -> Child {
+    let watchdog = r#"while kill -0 "$1" 2>/dev/null && kill -0 "$2" 2>/dev/null; do sleep 0.5; done
+        kill -0 "$1" 2>/dev/null || kill "$2" 2>/dev/null"#;
+    Command::new("bash")
+        .args(["-c", watchdog, "watchdog"])
+        .arg(std::process::id().to_string())
+        .arg(child.id().to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the watchdog")
+}
+
+/// A child process killed when dropped, or when this test process is gone.
+pub struct Process {
+    pub child: Child,
+    watchdog: Child,
+}
+
+impl Process {
+    pub fn new(child: Child) -> Process {
+        let watchdog = watchdog(&child);
+        Process { child, watchdog }
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        for process in [&mut self.child, &mut self.watchdog] {
+            let _ = process.kill();
+            let _ = process.wait();
+        }
+    }
+}
+
+/// The build over a v2 server: the detector with provider-kserve composed in.
+pub fn kserve_component() -> PathBuf {
+    required(
+        "WASI_DETECT_KSERVE_WASM",
+        "dist/wasi-detect-kserve.wasm",
+        "make kserve",
+    )
+}
+
+/// Python with kserve/requirements.txt (the v2 server, tritonclient).
+pub fn kserve_python() -> PathBuf {
+    let mut command = Command::new("bash");
+    command
+        .arg(root().join("scripts/python-env.sh"))
+        .arg(root().join("kserve/requirements.txt"));
+    command_output(command, "scripts/python-env.sh kserve/requirements.txt")
 }
 
 /// How a request body is framed.
