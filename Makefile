@@ -108,7 +108,7 @@ load: setup
 # The portable build is rebuilt first (when its inputs changed), so its
 # figures are of the current code too. Private mode is measured in headless
 # Chromium (browser-deps).
-bench: setup portable browser-deps
+bench: setup portable kserve browser-deps
 	@bash scripts/bench.sh $(BENCH_ARGS)
 
 # The pixel kernels' tests compiled to wasm with SIMD, run by Node's WASI.

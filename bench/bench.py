@@ -20,6 +20,7 @@ On this machine, with the same model files and the same images:
 - the component's linear memory after one request of each image;
 - the component's size;
 - the portable build (tract inside, as Spin runs it): bench/portable.py;
+- the build over a KServe v2 server against the native build: bench/over_kserve.py;
 - private mode, the component in headless Chromium on onnxruntime-web:
   bench/private.py (bench/browser.mjs).
 
@@ -405,6 +406,8 @@ def run(args) -> dict:
     if not args.quick:
         import portable
         results["portable"] = portable.measure(sys.modules[__name__], images, small, args)
+        import over_kserve
+        results["kserve"] = over_kserve.measure(sys.modules[__name__], small, tensor, args)
 
     print("[bench] private mode: onnxruntime-web alone and end to end in Chromium", file=sys.stderr)
     import private
