@@ -185,12 +185,13 @@ class Server:
     """scripts/serve.sh on a free port; `started` is when the process began."""
 
     def __init__(self, backend: str, wasm: Path = WASM, args: list[str] = (),
-                 model: str | None = None):
+                 model: str | None = None, reuse: int = 1000):
         self.port = free_port()
         # One model at a time (NanoDet unless told): the figures are its own,
         # and a second model preloaded would add its load to the cold start.
+        # `reuse`: requests an instance takes (1: a fresh one for each).
         env = os.environ | {"PORT": str(self.port), "BACKEND": backend, "WASM": str(wasm),
-                            "MODELS": model or BACKENDS[backend]}
+                            "MODELS": model or BACKENDS[backend], "MAX_INSTANCE_REUSE": str(reuse)}
         self.start(["bash", str(ROOT / "scripts" / "serve.sh"), *args], env)
 
     def start(self, command: list[str], env: dict | None = None):

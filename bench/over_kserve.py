@@ -5,6 +5,7 @@ kserve), measured in the same run as the native build on the same photo
 and model (NanoDet, 640x480 JPEG):
 
 - the native build end to end, and its requests/s at 1, 2 and 4 connections;
+  and with a fresh instance per request, what that costs without a server;
 - the build over the server end to end, instances reused (the model's
   metadata read once) and a fresh instance per request as Spin runs it
   (Spin's engine settings; the metadata read in every request), and its
@@ -128,6 +129,10 @@ class Over:
         return Served()
 
 
+# Spin's engine settings (bench/portable.py).
+SPIN_ENGINE = ["-W", "timeout=30s", "-O", "pooling-allocator=y"]
+
+
 def measure(bench, small: Path, tensor, args) -> dict:
     """Everything above; `bench` is bench.py (its Server, timing helpers)."""
     out: dict = {}
@@ -139,6 +144,11 @@ def measure(bench, small: Path, tensor, args) -> dict:
         for c in (1, 2, 4):
             out["native"][f"rps_{c}"] = bench.wrk.run(
                 f"http://127.0.0.1:{server.port}/predict", small, c, args.seconds)
+    # What a fresh instance per request costs any build, without a server
+    # between: the native build served so (scripts/serve.sh's reuse count 1).
+    with bench.serving("onnx", args=SPIN_ENGINE, reuse=1) as server:
+        bench.first_answer(server, small.read_bytes(), "image/jpeg")
+        out["native fresh"] = {"e2e": bench.end_to_end(server, small, n)}
     v2 = V2Server(bench)
     try:
         print("[bench] over a v2 server: the server alone", file=sys.stderr)

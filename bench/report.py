@@ -396,6 +396,7 @@ def kserve_section(r: dict) -> list[str]:
              "| build | p50 | p90 | inference step | copies in and out | load | req/s at 1 | 2 | 4 |",
              "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for label, row in [("native, ONNX Runtime in the host", k["native"]),
+                       ("native, " + FRESH + " (no server between)", k["native fresh"]),
                        ("over KServe, instances reused", k["instances reused"]),
                        ("over KServe, " + FRESH + " (Spin)", k[FRESH])]:
         e, steps = row["e2e"], row["e2e"]["steps"]
