@@ -220,16 +220,28 @@ fn read_body(
     let stream = incoming
         .stream()
         .map_err(|()| Failure::Broken("the answer's body was taken twice".into()))?;
-    let mut body = Vec::with_capacity(content_length.unwrap_or(0));
+    // Reserved fallibly: under a host's memory cap, an answer that does not
+    // fit is an error, not an aborted instance.
+    let no_memory = |n: usize| {
+        Failure::Broken(format!(
+            "its answer ({n} bytes) does not fit in this instance's memory"
+        ))
+    };
+    let mut body = Vec::new();
+    if let Some(n) = content_length {
+        body.try_reserve_exact(n).map_err(|_| no_memory(n))?;
+    }
     loop {
         match stream.read(1 << 20) {
             Ok(chunk) if chunk.is_empty() => deadline.wait(&stream.subscribe(), "whole answer")?,
             Ok(chunk) => {
-                if body.len() + chunk.len() > max_answer {
+                let n = body.len() + chunk.len();
+                if n > max_answer {
                     return Err(Failure::Broken(format!(
                         "its answer is more than the {max_answer} bytes this model's outputs can take"
                     )));
                 }
+                body.try_reserve(chunk.len()).map_err(|_| no_memory(n))?;
                 body.extend_from_slice(&chunk);
             }
             Err(StreamError::Closed) => break,
