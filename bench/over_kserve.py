@@ -10,7 +10,9 @@ and model (NanoDet, 640x480 JPEG):
   metadata read once) and a fresh instance per request as Spin runs it
   (Spin's engine settings; the metadata read in every request), and its
   requests/s at 1, 2 and 4 connections, fresh instances;
-- the server alone: the same binary request from Python, no component;
+- the same against `wasi-detect-host v2`, the host's ONNX Runtime behind
+  the v2 protocol (no Python in the server);
+- each server alone: the same binary request from Python, no component;
 - the bytes of one request and its answer (tests/kserve/faulty.py records
   them on the way).
 """
@@ -38,14 +40,22 @@ def python() -> str:
 
 
 class V2Server:
-    """kserve/server.py with NanoDet on a free port."""
+    """kserve/server.py with NanoDet on a free port; `host`:
+    `wasi-detect-host v2` instead, the host's ONNX Runtime behind the same
+    protocol."""
 
-    def __init__(self, bench):
+    def __init__(self, bench, host: bool = False):
         self.port = bench.free_port()
-        self.process = subprocess.Popen(
-            [python(), str(ROOT / "kserve" / "server.py"), "--models-dir", str(ROOT / "models"),
-             "--port", str(self.port), "--model", MODEL],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        if host:
+            command = [str(ROOT / "target" / "host" / "wasi-detect-host"), "v2",
+                       "--addr", f"127.0.0.1:{self.port}",
+                       "--model", f"{MODEL}={ROOT / 'models' / MODEL}"]
+        else:
+            command = [python(), str(ROOT / "kserve" / "server.py"),
+                       "--models-dir", str(ROOT / "models"), "--port", str(self.port),
+                       "--model", MODEL]
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.DEVNULL, start_new_session=True)
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             try:
@@ -149,22 +159,25 @@ def measure(bench, small: Path, tensor, args) -> dict:
     with bench.serving("onnx", args=SPIN_ENGINE, reuse=1) as server:
         bench.first_answer(server, small.read_bytes(), "image/jpeg")
         out["native fresh"] = {"e2e": bench.end_to_end(server, small, n)}
-    v2 = V2Server(bench)
-    try:
-        print("[bench] over a v2 server: the server alone", file=sys.stderr)
-        out["server_alone"] = alone(v2.port, tensor, n, bench)
-        print("[bench] over a v2 server: end to end, reused and fresh instances", file=sys.stderr)
-        for label, reuse in [("instances reused", True), ("a fresh instance per request", False)]:
-            with bench.running(Over(bench, v2.port, reuse=reuse, spin=not reuse)) as server:
-                bench.first_answer(server, small.read_bytes(), "image/jpeg")
-                row = out[label] = {"e2e": bench.end_to_end(server, small, n)}
-                if not reuse:
-                    for c in (1, 2, 4):
-                        row[f"rps_{c}"] = bench.wrk.run(
-                            f"http://127.0.0.1:{server.port}/predict", small, c, args.seconds)
-        out["wire"] = wire_bytes(bench, v2.port, small)
-    finally:
-        v2.stop()
+    for key, host in [("kserve", False), ("host", True)]:
+        name = "wasi-detect-host v2" if host else "KServe"
+        v2 = V2Server(bench, host)
+        try:
+            print(f"[bench] over {name}: the server alone", file=sys.stderr)
+            row = out[key] = {"server_alone": alone(v2.port, tensor, n, bench)}
+            print(f"[bench] over {name}: end to end, reused and fresh instances", file=sys.stderr)
+            for label, reuse in [("instances reused", True), ("a fresh instance per request", False)]:
+                with bench.running(Over(bench, v2.port, reuse=reuse, spin=not reuse)) as server:
+                    bench.first_answer(server, small.read_bytes(), "image/jpeg")
+                    served = row[label] = {"e2e": bench.end_to_end(server, small, n)}
+                    if not reuse:
+                        for c in (1, 2, 4):
+                            served[f"rps_{c}"] = bench.wrk.run(
+                                f"http://127.0.0.1:{server.port}/predict", small, c, args.seconds)
+            if not host:
+                out["wire"] = wire_bytes(bench, v2.port, small)
+        finally:
+            v2.stop()
     out["size"] = WASM.stat().st_size
     return out
 

@@ -4,8 +4,10 @@
 # with ONNX Runtime, the models of models/) on 127.0.0.1:${INFERENCE_PORT:-8000},
 # then dist/wasi-detect-kserve.wasm under `wasmtime serve` WITHOUT wasi-nn,
 # a fresh instance per request, its settings as application variables, on
-# ${ADDR:-127.0.0.1}:${PORT:-8080}. INFERENCE_URL=<url> uses a server of
-# your own instead of starting one. Ctrl-C stops both.
+# ${ADDR:-127.0.0.1}:${PORT:-8080}. V2_SERVER=host starts
+# `wasi-detect-host v2` instead of KServe (the host's ONNX Runtime behind
+# the same protocol: no Python, ready in a second); INFERENCE_URL=<url> uses
+# a server of your own. Ctrl-C stops both.
 . "$(dirname "$0")/lib.sh"
 
 host="$ROOT/target/host/wasi-detect-host"
@@ -18,15 +20,26 @@ url="${INFERENCE_URL:-}"
 if [ -z "$url" ]; then
     port="${INFERENCE_PORT:-8000}"
     url="http://127.0.0.1:$port"
-    py="$("$ROOT/scripts/python-env.sh" "$ROOT/kserve/requirements.txt")"
-    log "starting a KServe v2 server with ${models[*]} on $url (kserve/server.py)"
-    "$py" "$ROOT/kserve/server.py" --models-dir "$ROOT/models" --port "$port" \
-        "${models[@]/#/--model=}" >&2 &
+    case "${V2_SERVER:-kserve}" in
+        kserve)
+            py="$("$ROOT/scripts/python-env.sh" "$ROOT/kserve/requirements.txt")"
+            log "starting a KServe v2 server with ${models[*]} on $url (kserve/server.py)"
+            "$py" "$ROOT/kserve/server.py" --models-dir "$ROOT/models" --port "$port" \
+                "${models[@]/#/--model=}" >&2 &
+            ;;
+        host)
+            log "starting wasi-detect-host v2 with ${models[*]} on $url"
+            args=()
+            for m in "${models[@]}"; do args+=(--model "$m=$ROOT/models/$m"); done
+            "$host" v2 --addr "127.0.0.1:$port" "${args[@]}" >&2 &
+            ;;
+        *) die "V2_SERVER=$V2_SERVER: use kserve or host" ;;
+    esac
     server=$!
     trap 'kill $server 2>/dev/null' EXIT
     for _ in $(seq 1 600); do
         curl -fs "$url/v2/health/ready" >/dev/null && break
-        kill -0 $server 2>/dev/null || die "kserve/server.py exited"
+        kill -0 $server 2>/dev/null || die "the v2 server exited"
         sleep 0.2
     done
 fi

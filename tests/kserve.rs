@@ -39,31 +39,62 @@ fn v2_server() -> u16 {
                 .stderr(Stdio::null())
                 .spawn()
                 .expect("start kserve/server.py");
-            let mut process = Process::new(child);
-            let deadline = Instant::now() + Duration::from_secs(120);
-            loop {
-                if let Ok(Some(status)) = process.child.try_wait() {
-                    panic!("kserve/server.py exited: {status}");
-                }
-                let ready = std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-                    && send(
-                        format!("127.0.0.1:{port}").parse().unwrap(),
-                        &Request::get("/v2/health/ready"),
-                    )
-                    .status
-                        == 200;
-                if ready {
-                    break;
-                }
-                assert!(
-                    Instant::now() < deadline,
-                    "kserve/server.py not ready in 120 s"
-                );
-                std::thread::sleep(Duration::from_millis(200));
-            }
-            (process, port)
+            (
+                wait_ready(Process::new(child), port, "kserve/server.py"),
+                port,
+            )
         })
         .1
+}
+
+/// `wasi-detect-host v2` with the same models: the host's ONNX Runtime
+/// behind the v2 protocol, one for all the tests.
+fn host_v2_server() -> u16 {
+    static SERVER: OnceLock<(Process, u16)> = OnceLock::new();
+    SERVER
+        .get_or_init(|| {
+            let port = free_port();
+            let mut command = Command::new(host_binary());
+            command.args(["v2", "--addr", &format!("127.0.0.1:{port}")]);
+            for (name, _) in MODELS {
+                command
+                    .arg("--model")
+                    .arg(format!("{name}={}", models_dir().join(name).display()));
+            }
+            let child = command
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::inherit())
+                .spawn()
+                .expect("start wasi-detect-host v2");
+            (
+                wait_ready(Process::new(child), port, "wasi-detect-host v2"),
+                port,
+            )
+        })
+        .1
+}
+
+/// `process` once its v2 server at `port` says it is ready.
+fn wait_ready(mut process: Process, port: u16, what: &str) -> Process {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        if let Ok(Some(status)) = process.child.try_wait() {
+            panic!("{what} exited: {status}");
+        }
+        let ready = std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+            && send(
+                format!("127.0.0.1:{port}").parse().unwrap(),
+                &Request::get("/v2/health/ready"),
+            )
+            .status
+                == 200;
+        if ready {
+            return process;
+        }
+        assert!(Instant::now() < deadline, "{what} not ready in 120 s");
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
 
 /// The native build with the host's ONNX Runtime, whose answers the build
@@ -137,12 +168,17 @@ struct Faulty {
 
 impl Faulty {
     fn start() -> Faulty {
+        Faulty::start_before(v2_server())
+    }
+
+    /// In front of the v2 server at `upstream`.
+    fn start_before(upstream: u16) -> Faulty {
         let port = free_port();
         let record = std::env::temp_dir().join(format!("wasi-detect-kserve-{port}"));
         std::fs::create_dir_all(&record).unwrap();
         let mut child = Command::new(kserve_python())
             .arg(root().join("tests/kserve/faulty.py"))
-            .args([port.to_string(), v2_server().to_string()])
+            .args([port.to_string(), upstream.to_string()])
             .arg(&record)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -176,7 +212,16 @@ impl Faulty {
 
 #[test]
 fn every_photo_through_a_kserve_server_gives_the_native_answers() {
-    let server = detector(v2_server(), &[], false);
+    assert_photos_match_native_over(v2_server(), "over kserve");
+}
+
+#[test]
+fn every_photo_through_the_hosts_v2_server_gives_the_native_answers() {
+    assert_photos_match_native_over(host_v2_server(), "over wasi-detect-host v2");
+}
+
+fn assert_photos_match_native_over(port: u16, label: &str) {
+    let server = detector(port, &[], false);
     for (model, threshold) in MODELS {
         let tolerance = Tolerance {
             threshold,
@@ -190,7 +235,7 @@ fn every_photo_through_a_kserve_server_gives_the_native_answers() {
             let want = native().post_fixture(&path, photo);
             assert_eq!(want.status, 200, "native {model}, {photo}: {}", want.text());
             let (ours, want) = (api_detections(&ours.json()), api_detections(&want.json()));
-            assert_twins(photo, tolerance, ("over kserve", &ours), ("native", &want));
+            assert_twins(photo, tolerance, (label, &ours), ("native", &want));
             found += ours.len();
         }
         assert!(found >= PHOTOS.len(), "{model} finds {found} objects");
@@ -199,7 +244,21 @@ fn every_photo_through_a_kserve_server_gives_the_native_answers() {
 
 #[test]
 fn tritonclient_reads_our_requests_and_answers_as_we_do() {
-    let mut faulty = Faulty::start();
+    check_with_tritonclient(v2_server());
+}
+
+/// The host's v2 server seen by tritonclient: it takes tritonclient's
+/// binary request, and tritonclient reads its answers as ours.
+#[test]
+fn tritonclient_and_the_hosts_v2_server_agree() {
+    check_with_tritonclient(host_v2_server());
+}
+
+/// Each model once through a proxy that records the provider's request and
+/// the server's answer at `port`; tritonclient sends the same input to the
+/// same server and decodes the recorded answer: equal outputs.
+fn check_with_tritonclient(port: u16) {
+    let mut faulty = Faulty::start_before(port);
     faulty.mode("record");
     let server = detector(faulty.port, &[], false);
     for (model, _) in MODELS {
@@ -207,7 +266,7 @@ fn tritonclient_reads_our_requests_and_answers_as_we_do() {
         assert_eq!(r.status, 200, "{}", r.text());
         let out = Command::new(kserve_python())
             .arg(root().join("tests/kserve/triton_check.py"))
-            .arg(format!("http://127.0.0.1:{}", v2_server()))
+            .arg(format!("http://127.0.0.1:{port}"))
             .arg(model)
             .arg(&faulty.record)
             .output()

@@ -1,6 +1,7 @@
 //! `wasi-detect-host`: wasmtime's `serve`, `run`, `compile` and `wizer` commands in a binary
 //! that carries both wasi-nn backends, ONNX Runtime (linked) and OpenVINO
-//! (found at run time), with an admission gate in front of `serve`.
+//! (found at run time), with an admission gate in front of `serve`; and
+//! `v2`, a KServe v2 server over the same ONNX Runtime ([`v2`]).
 //!
 //! `serve` takes exactly what `wasmtime serve` takes, plus the host's own
 //! flags: the gate's (`--max-in-flight`, `--max-queue`, `--request-budget`,
@@ -11,6 +12,7 @@
 //! port that only the gate talks to.
 
 mod gate;
+mod v2;
 
 use clap::{Args, CommandFactory, FromArgMatches, Parser};
 use std::net::{SocketAddr, TcpListener};
@@ -32,6 +34,10 @@ enum Command {
     /// Pre-initialises a component: runs an init export and snapshots its
     /// memory (`wasmtime wizer`).
     Wizer(Box<WizerCommand>),
+    /// Serves ONNX models over the Open Inference Protocol (KServe v2, REST,
+    /// binary tensors) with the host's ONNX Runtime: a v2 server for the
+    /// build over one.
+    V2(Box<v2::V2Args>),
 }
 
 /// The host's own `serve` flags, the gate's and the ONNX backend's; every
@@ -98,6 +104,7 @@ fn main() -> wasmtime::Result<()> {
         Command::Compile(compile) => compile.execute(),
         Command::Run(run) => run.execute(),
         Command::Wizer(wizer) => wizer.execute(),
+        Command::V2(v2) => v2.execute(),
     }
 }
 
