@@ -75,7 +75,6 @@ component:
 	@wc -c < dist/wasi-detect.wasm | xargs -I{} echo "component: dist/wasi-detect.wasm ({} bytes)"
 
 test: setup portable kserve browser-deps lint reference-test pixels-wasm fuzz-ci
-	@bash scripts/test-host.sh
 	cargo test --locked --workspace
 	@$(MAKE) --no-print-directory load LOAD_SECONDS=30
 

@@ -37,6 +37,10 @@ if [ ! -x "$dest/wasi-detect-host" ]; then
     export ORT_LIB_LOCATION="$ort_dir" ORT_PREFER_DYNAMIC_LINK=1
     export CARGO_TARGET_DIR="$CACHE/host-target"
     cargo build --release --locked --manifest-path "$ROOT/host/Cargo.toml"
+    # Its unit tests (its flags, the v2 server's protocol), once per build:
+    # a cached host is one whose tests passed.
+    LD_LIBRARY_PATH="$ort_dir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
+        cargo test --release --locked --manifest-path "$ROOT/host/Cargo.toml" >&2
     mkdir -p "$dest.tmp"
     cp "$CARGO_TARGET_DIR/release/wasi-detect-host" "$dest.tmp/"
     cp -P "$ort_dir"/libonnxruntime* "$dest.tmp/"
