@@ -389,3 +389,39 @@ fn the_build_imports_http_and_no_wasi_nn() {
         "{imports:?}"
     );
 }
+
+/// Under a host's cap on each linear memory (Spin's
+/// `--max-instance-memory`), the detector and the provider each within it:
+/// every answer is a 200 or the detector's JSON 413, never a trap, from
+/// caps where the detector refuses to ones where both fit.
+#[test]
+fn under_memory_caps_there_is_an_answer_or_a_413_never_a_trap() {
+    let port = host_v2_server();
+    let mut answered = Vec::new();
+    for mib in [4, 8, 11, 12, 13, 16] {
+        let server = Server::start(ServerConfig {
+            config_vars: vec![
+                ("inference_url".into(), format!("http://127.0.0.1:{port}")),
+                ("model".into(), "nanodet".into()),
+            ],
+            models: Some(mounted_models()),
+            name_the_model: false,
+            wasm: Some(kserve_component()),
+            args: vec!["-W".into(), format!("max-memory-size={}", mib << 20)],
+            instance_reuse: false,
+            ..ServerConfig::spin()
+        });
+        for photo in ["camera.png", "astronaut.jpg"] {
+            let r = server.post_fixture("/predict", photo);
+            match r.status {
+                200 => answered.push((mib, photo)),
+                413 => {
+                    r.assert_error(413, "image_too_large");
+                }
+                _ => panic!("{mib} MiB, {photo}: {} {}", r.status, r.text()),
+            }
+        }
+    }
+    assert!(answered.iter().any(|(mib, _)| *mib == 16), "{answered:?}");
+    assert!(!answered.iter().any(|(mib, _)| *mib == 4), "{answered:?}");
+}
