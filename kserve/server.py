@@ -7,6 +7,10 @@ tested and measured against it; it is also the quickest way to try the
 detector over a v2 server on one machine (`make kserve-server`).
 
     python kserve/server.py --models-dir models --port 8000 [--model nanodet ...]
+
+kserve's ModelServer listens on every interface (0.0.0.0, its own choice):
+on a machine others can reach, firewall the port or use
+`wasi-detect-host v2`, which takes an address.
 """
 
 import argparse
