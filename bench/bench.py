@@ -69,6 +69,7 @@ OTHER_MODELS = {
     "coco-ssd": {"onnx": "coco-ssd", "openvino": "coco-ssd-ov"},
 }
 SMALL, LARGE, PNG = "photo 640x480 JPEG", "phone 4000x3000 JPEG", "photo 741x500 PNG"
+PROGRESSIVE = "photo 741x500 progressive JPEG"
 ROTATED = "phone 4000x3000 JPEG, EXIF 6"
 # 12-megapixel photos take longer a request than the others: fewer of them.
 MEGAPIXELS_12 = (LARGE, ROTATED)
@@ -133,6 +134,12 @@ def make_images() -> dict[str, Path]:
     error = np.abs(np.asarray(shown.reduce(8), np.float32)
                    - np.asarray(upright.reduce(8), np.float32)).mean()
     assert error < 4, f"{images[ROTATED]} is not upright on display (mean error {error:.1f})"
+    # The PNG's photo as a progressive JPEG, as many web images are: each
+    # scan of coefficients decoded in turn, with no shortcut at this size.
+    images[PROGRESSIVE] = OUT / "progressive.jpg"
+    src.save(images[PROGRESSIVE], quality=90, progressive=True)
+    with Image.open(images[PROGRESSIVE]) as stored:
+        assert stored.info.get("progressive"), f"{images[PROGRESSIVE]} is not progressive"
     images[PNG] = ROOT / "tests" / "fixtures" / "motorcycle_left.png"
     return images
 

@@ -23,7 +23,9 @@ E2E_GOALS = {
     "photo 640x480 JPEG": 1.4,
     "phone 4000x3000 JPEG": 2.5,
     "phone 4000x3000 JPEG, EXIF 6": 2.5,
-    "photo 741x500 PNG": 1.6,
+    # The native throughput issue's goal for the two images decoded in full.
+    "photo 741x500 progressive JPEG": 1.5,
+    "photo 741x500 PNG": 1.5,
 }
 MIB = 1024 * 1024
 # The other models' sections (bench.py's OTHER_MODELS).
