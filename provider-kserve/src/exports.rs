@@ -175,6 +175,8 @@ fn tensor_type(datatype: DataType) -> TensorType {
 /// A model on the server.
 pub struct NnGraph {
     settings: Settings,
+    /// The server's name for it, which its infer requests go to.
+    name: String,
     metadata: Rc<Metadata>,
 }
 
@@ -206,11 +208,15 @@ impl graph::Guest for Provider {
             Some(metadata) => metadata,
             None => {
                 let metadata = Rc::new(read_metadata(&settings, &server_name)?);
-                MODELS.with(|m| m.borrow_mut().insert(server_name, metadata.clone()));
+                MODELS.with(|m| m.borrow_mut().insert(server_name.clone(), metadata.clone()));
                 metadata
             }
         };
-        Ok(graph::Graph::new(NnGraph { settings, metadata }))
+        Ok(graph::Graph::new(NnGraph {
+            settings,
+            name: server_name,
+            metadata,
+        }))
     }
 }
 
@@ -234,6 +240,7 @@ impl graph::GuestGraph for NnGraph {
     fn init_execution_context(&self) -> Result<inference::GraphExecutionContext, errors::Error> {
         Ok(inference::GraphExecutionContext::new(NnContext {
             settings: self.settings.clone(),
+            name: self.name.clone(),
             metadata: self.metadata.clone(),
         }))
     }
@@ -241,6 +248,7 @@ impl graph::GuestGraph for NnGraph {
 
 pub struct NnContext {
     settings: Settings,
+    name: String,
     metadata: Rc<Metadata>,
 }
 
@@ -248,43 +256,15 @@ impl inference::Guest for Provider {
     type GraphExecutionContext = NnContext;
 }
 
-impl NnContext {
-    /// The largest answer the model's outputs can make: their bytes, room
-    /// for a JSON header, and for JSON numbers from a server without the
-    /// binary extension (up to 12 characters a byte).
-    fn max_answer(&self) -> usize {
-        let sizes: Option<Vec<usize>> = self
-            .metadata
-            .outputs
-            .iter()
-            .map(|o| {
-                let shape: Option<Vec<u64>> =
-                    o.shape.iter().map(|&d| u64::try_from(d).ok()).collect();
-                protocol::byte_size(&shape?, DataType::parse(&o.datatype)?)
-            })
-            .collect();
-        match sizes {
-            Some(sizes) => sizes
-                .iter()
-                .sum::<usize>()
-                .saturating_mul(12)
-                .saturating_add(1 << 20)
-                .min(MAX_ANSWER),
-            None => MAX_ANSWER,
-        }
-    }
-}
-
 impl inference::GuestGraphExecutionContext for NnContext {
     fn compute(&self, inputs: Vec<NamedTensor>) -> Result<Vec<NamedTensor>, errors::Error> {
-        let settings = &self.settings;
-        let name = &self.metadata.name;
+        let (settings, name) = (&self.settings, &self.name);
         let inputs: Vec<protocol::Tensor> = inputs
             .into_iter()
-            .map(|(name, t)| {
+            .map(|(input, t)| {
                 let t: NnTensor = t.into_inner();
                 protocol::Tensor {
-                    name,
+                    name: input,
                     datatype: data_type(t.ty),
                     shape: t.dimensions.into_iter().map(u64::from).collect(),
                     data: t.data,
@@ -317,7 +297,7 @@ impl inference::GuestGraphExecutionContext for NnContext {
                 (protocol::HEADER_LENGTH, header.len().to_string()),
             ],
             &parts,
-            self.max_answer(),
+            self.metadata.max_answer(MAX_ANSWER),
         )
         .map_err(|f| failed(settings, f))?;
         drop(inputs);

@@ -93,6 +93,33 @@ pub fn byte_size(shape: &[u64], datatype: DataType) -> Option<usize> {
     })
 }
 
+impl Metadata {
+    /// The largest infer answer the model's outputs can make: their bytes,
+    /// room for a JSON header, and for JSON numbers from a server without
+    /// the binary extension (up to 12 characters a byte); at most `cap`,
+    /// which is also the bound when an output has a dimension of any size.
+    pub fn max_answer(&self, cap: usize) -> usize {
+        let sizes: Option<Vec<usize>> = self
+            .outputs
+            .iter()
+            .map(|o| {
+                let shape: Option<Vec<u64>> =
+                    o.shape.iter().map(|&d| u64::try_from(d).ok()).collect();
+                byte_size(&shape?, DataType::parse(&o.datatype)?)
+            })
+            .collect();
+        match sizes {
+            Some(sizes) => sizes
+                .iter()
+                .sum::<usize>()
+                .saturating_mul(12)
+                .saturating_add(1 << 20)
+                .min(cap),
+            None => cap,
+        }
+    }
+}
+
 /// Reads a model's metadata.
 pub fn parse_metadata(body: &[u8]) -> Result<Metadata, String> {
     serde_json::from_slice(body).map_err(|e| format!("its model metadata is not v2's: {e}"))
@@ -471,6 +498,17 @@ mod tests {
         assert!(parse_answer(None, text)
             .unwrap_err()
             .contains("not a UINT8"));
+    }
+
+    #[test]
+    fn the_answer_is_bounded_by_the_outputs() {
+        let mut m = nanodet();
+        // scores has a dimension of any size: the cap.
+        assert_eq!(m.max_answer(64 << 20), 64 << 20);
+        m.outputs[0].shape = vec![1, 3549, 80];
+        let binary = (3549 * 80 + 3549 * 44) * 4;
+        assert_eq!(m.max_answer(64 << 20), binary * 12 + (1 << 20));
+        assert_eq!(m.max_answer(1000), 1000);
     }
 
     #[test]
