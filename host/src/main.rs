@@ -120,14 +120,7 @@ fn serve(args: &[String]) -> wasmtime::Result<()> {
             .try_get_matches_from_mut(std::iter::once("serve".to_string()).chain(host_args))
             .unwrap_or_else(|e| e.exit()),
     )?;
-    use wasmtime_wasi_nn::backend::onnx::{self, PoolSettings};
-    onnx::configure(match (host_args.onnx_sessions, host_args.onnx_threads) {
-        (None, None) => PoolSettings::Adaptive,
-        (sessions, threads) => PoolSettings::Fixed {
-            sessions: sessions.unwrap_or(1),
-            threads: threads.unwrap_or(0),
-        },
-    });
+    configure_onnx(host_args.onnx_sessions, host_args.onnx_threads);
     wasmtime_wasi_nn::backend::openvino::configure(
         Some(host_args.openvino_precision.clone()).filter(|p| p != "auto"),
     );
@@ -189,6 +182,19 @@ fn serve(args: &[String]) -> wasmtime::Result<()> {
         Ok(result) => result,
         Err(_) => wasmtime::bail!("the engine thread panicked"),
     }
+}
+
+/// The ONNX backend's session pool from `--onnx-sessions` and
+/// `--onnx-threads` (`serve`'s and `v2`'s): adaptive unless either is set.
+fn configure_onnx(sessions: Option<usize>, threads: Option<usize>) {
+    use wasmtime_wasi_nn::backend::onnx::{self, PoolSettings};
+    onnx::configure(match (sessions, threads) {
+        (None, None) => PoolSettings::Adaptive,
+        (sessions, threads) => PoolSettings::Fixed {
+            sessions: sessions.unwrap_or(1),
+            threads: threads.unwrap_or(0),
+        },
+    });
 }
 
 async fn wait_for<T>(thread: &std::thread::JoinHandle<T>) {

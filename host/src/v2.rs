@@ -66,14 +66,8 @@ struct Model {
 
 impl V2Args {
     pub fn execute(self) -> wasmtime::Result<()> {
-        use wasmtime_wasi_nn::backend::onnx::{self, OnnxBackend, PoolSettings};
-        onnx::configure(match (self.onnx_sessions, self.onnx_threads) {
-            (None, None) => PoolSettings::Adaptive,
-            (sessions, threads) => PoolSettings::Fixed {
-                sessions: sessions.unwrap_or(1),
-                threads: threads.unwrap_or(0),
-            },
-        });
+        use wasmtime_wasi_nn::backend::onnx::OnnxBackend;
+        crate::configure_onnx(self.onnx_sessions, self.onnx_threads);
         let mut models = HashMap::new();
         for spec in &self.models {
             let (name, dir) = spec
