@@ -226,7 +226,7 @@ fn read_metadata(settings: &Settings, name: &str) -> Result<Metadata, errors::Er
         Method::Get,
         &format!("/v2/models/{name}"),
         &[],
-        &[],
+        Vec::new(),
         1 << 20,
     )
     .map_err(|f| failed(settings, f))?;
@@ -286,21 +286,21 @@ impl inference::GuestGraphExecutionContext for NnContext {
         protocol::check_inputs(&self.metadata, &inputs)
             .map_err(|why| error(ErrorCode::InvalidArgument, why))?;
         let header = protocol::infer_header(&inputs);
-        let mut parts: Vec<&[u8]> = vec![&header];
-        parts.extend(inputs.iter().map(|i| i.data.as_slice()));
+        let header_length = header.len().to_string();
+        let mut parts = vec![header];
+        parts.extend(inputs.into_iter().map(|i| i.data));
         let answer = client::exchange(
             settings,
             Method::Post,
             &format!("/v2/models/{name}/infer"),
             &[
                 ("content-type", "application/octet-stream".into()),
-                (protocol::HEADER_LENGTH, header.len().to_string()),
+                (protocol::HEADER_LENGTH, header_length),
             ],
-            &parts,
+            parts,
             self.metadata.max_answer(MAX_ANSWER),
         )
         .map_err(|f| failed(settings, f))?;
-        drop(inputs);
         if answer.status != 200 {
             return Err(refused(
                 settings,

@@ -8,11 +8,10 @@ use crate::wit::types::{ExecutionTarget, GraphEncoding, Tensor, TensorType};
 use crate::{ExecutionContext, Graph};
 use ort::{
     execution_providers::{CPUExecutionProvider, ExecutionProviderDispatch},
-    inputs,
-    session::{Input, Output},
+    session::{Input, Output, SessionOutputs},
     session::{Session, SessionInputValue, builder::GraphOptimizationLevel},
-    tensor::TensorElementType,
-    value::{Tensor as OrtTensor, ValueType},
+    tensor::{PrimitiveTensorElementType, TensorElementType},
+    value::{Tensor as OrtTensor, TensorRef, ValueType},
 };
 
 #[cfg(feature = "onnx-cuda")]
@@ -339,18 +338,17 @@ impl OnnxExecutionContext {
                 .map(|d| if *d == -1 { Ok(1) } else { convert_i64(d) })
                 .collect()
         }
-        let mut session_inputs: Vec<SessionInputValue<'_>> = vec![];
-        for i in &self.inputs {
-            session_inputs.extend(to_input_value(i)?);
-        }
+        let session_inputs = self
+            .inputs
+            .iter()
+            .map(to_input_value)
+            .collect::<Result<Vec<_>, _>>()?;
         self.pool.with_session(|session| {
             let session_outputs = session.run(session_inputs.as_slice())?;
             (0..self.outputs.len())
                 .map(|i| {
-                    // TODO: fix preexisting gap--this only handles f32 tensors.
-                    let (shape, data): (&ort::tensor::Shape, &[f32]) =
-                        session_outputs[i].try_extract_tensor()?;
-                    Ok((dimensions_as_u32(shape)?, f32_slice_to_bytes(data)))
+                    let (shape, data) = output_bytes(&session_outputs, i, self.outputs[i].shape.ty)?;
+                    Ok((dimensions_as_u32(shape)?, data))
                 })
                 .collect()
         })
@@ -379,7 +377,11 @@ impl BackendExecutionContext for OnnxExecutionContext {
                 for slot in &mut self.inputs {
                     slot.tensor = None;
                 }
-                for input in &inputs {
+                // The inputs are moved to their slots, and the outputs handed
+                // back without a copy kept (`get_output` is WITX's): each
+                // copy of a 2 MB tensor cost a fresh allocation and its
+                // page faults in every compute.
+                for input in inputs {
                     let index = self
                         .inputs
                         .iter()
@@ -409,23 +411,23 @@ impl BackendExecutionContext for OnnxExecutionContext {
                     if let Err(e) = input_slot.shape.matches(&input.tensor) {
                         return Err(e.into());
                     }
-                    input_slot.tensor.replace(input.tensor.clone());
+                    input_slot.tensor.replace(input.tensor);
                 }
 
                 let results = self.run()?;
-                let mut output_tensors = Vec::new();
-                for (output, (dimensions, data)) in self.outputs.iter_mut().zip(results) {
-                    let tensor = Tensor {
-                        dimensions,
-                        ty: output.shape.ty,
-                        data,
-                    };
-                    output.tensor.replace(tensor.clone());
-                    output_tensors.push(NamedTensor {
+                let output_tensors = self
+                    .outputs
+                    .iter()
+                    .zip(results)
+                    .map(|(output, (dimensions, data))| NamedTensor {
                         name: output.shape.name.clone(),
-                        tensor,
-                    });
-                }
+                        tensor: Tensor {
+                            dimensions,
+                            ty: output.shape.ty,
+                            data,
+                        },
+                    })
+                    .collect();
                 Ok(Some(output_tensors))
             }
 
@@ -566,50 +568,99 @@ impl TryFrom<TensorElementType> for TensorType {
     }
 }
 
-fn to_input_value(slot: &TensorSlot) -> Result<[SessionInputValue<'_>; 1], BackendError> {
-    match &slot.tensor {
-        Some(tensor) => match tensor.ty {
-            TensorType::Fp32 => {
-                let data = bytes_to_f32_vec(&tensor.data);
-                let dimensions: Vec<i64> = tensor
-                    .dimensions
-                    .iter()
-                    .map(|d| *d as i64) // TODO: fewer conversions
-                    .collect();
-                let ort_tensor = OrtTensor::<f32>::from_array((dimensions, data)).map_err(|e| {
-                    BackendError::BackendAccess(wasmtime::format_err!(
-                        "failed to create ONNX session input: {e}"
-                    ))
-                })?;
-                Ok(inputs![ort_tensor])
+/// The slot's tensor as an ONNX Runtime input, borrowing its bytes where
+/// they are aligned for the element type (a 2 MB f32 tensor is not copied)
+/// and converting them otherwise. Every element type the backend reads
+/// models with is taken: an input of another type is an error, never a
+/// panic of the host.
+fn to_input_value(slot: &TensorSlot) -> Result<SessionInputValue<'_>, BackendError> {
+    let tensor = slot.tensor.as_ref().ok_or_else(|| {
+        BackendError::BackendAccess(wasmtime::format_err!(
+            "missing input tensor: {}",
+            slot.shape.name
+        ))
+    })?;
+    let dimensions: Vec<i64> = tensor.dimensions.iter().map(|d| *d as i64).collect();
+    match tensor.ty {
+        TensorType::Fp32 => input_value::<f32>(dimensions, &tensor.data),
+        TensorType::U8 => input_value::<u8>(dimensions, &tensor.data),
+        TensorType::I32 => input_value::<i32>(dimensions, &tensor.data),
+        TensorType::I64 => input_value::<i64>(dimensions, &tensor.data),
+        TensorType::Fp64 => input_value::<f64>(dimensions, &tensor.data),
+        ty => Err(BackendError::BackendAccess(wasmtime::format_err!(
+            "{ty:?} input tensors are not supported by the ONNX backend"
+        ))),
+    }
+}
+
+/// wasi-nn's tensor bytes are little-endian: a host's own values are
+/// handed over as they lie in memory.
+const LITTLE_ENDIAN: () = assert!(cfg!(target_endian = "little"), "a little-endian host");
+
+/// Plain numbers of the element types above: any bit pattern is a value.
+trait Element: PrimitiveTensorElementType + Copy + std::fmt::Debug + 'static {
+    fn from_le(bytes: &[u8]) -> Self;
+}
+macro_rules! element {
+    ($($t:ty),*) => {$(
+        impl Element for $t {
+            fn from_le(bytes: &[u8]) -> Self {
+                <$t>::from_le_bytes(bytes.try_into().expect("chunks of the element's size"))
             }
-            _ => {
-                unimplemented!("{:?} not supported by ONNX", tensor.ty);
-            }
-        },
-        None => {
-            return Err(BackendError::BackendAccess(wasmtime::format_err!(
-                "missing input tensor: {}",
-                slot.shape.name
-            )));
         }
+    )*};
+}
+element!(f32, u8, i32, i64, f64);
+
+fn input_value<T: Element>(
+    dimensions: Vec<i64>,
+    data: &[u8],
+) -> Result<SessionInputValue<'_>, BackendError> {
+    let size = std::mem::size_of::<T>();
+    if data.len() % size != 0 {
+        return Err(BackendError::BackendAccess(wasmtime::format_err!(
+            "{} bytes are not a whole number of {size}-byte elements",
+            data.len()
+        )));
     }
+    let () = LITTLE_ENDIAN;
+    // SAFETY: every bit pattern is a value of `T` (see `Element`); the
+    // middle part is aligned for `T` and within `data`.
+    let (head, values, tail) = unsafe { data.align_to::<T>() };
+    if head.is_empty() && tail.is_empty() {
+        return Ok(TensorRef::from_array_view((dimensions, values))?.into());
+    }
+    let values: Vec<T> = data.chunks_exact(size).map(T::from_le).collect();
+    Ok(OrtTensor::from_array((dimensions, values))?.into())
 }
 
-// The tensors' bytes to and from f32s in one pass each (they were copied
-// twice and converted byte by byte: milliseconds per inference).
-pub fn f32_slice_to_bytes(data: &[f32]) -> Vec<u8> {
-    let mut bytes = Vec::with_capacity(data.len() * 4);
-    for v in data {
-        bytes.extend_from_slice(&v.to_le_bytes());
+/// Output `i`'s shape and little-endian bytes, read as its element type.
+fn output_bytes<'s>(
+    outputs: &'s SessionOutputs<'_>,
+    i: usize,
+    ty: TensorType,
+) -> Result<(&'s ort::tensor::Shape, Vec<u8>), BackendError> {
+    fn bytes<'s, T: Element>(
+        outputs: &'s SessionOutputs<'_>,
+        i: usize,
+    ) -> Result<(&'s ort::tensor::Shape, Vec<u8>), BackendError> {
+        let (shape, data) = outputs[i].try_extract_tensor::<T>()?;
+        // SAFETY: the values' own memory, read as bytes (one copy); they
+        // are little-endian (`LITTLE_ENDIAN`).
+        let bytes =
+            unsafe { std::slice::from_raw_parts(data.as_ptr().cast::<u8>(), size_of_val(data)) };
+        Ok((shape, bytes.to_vec()))
     }
-    bytes
-}
-
-pub fn bytes_to_f32_vec(data: &[u8]) -> Vec<f32> {
-    data.chunks_exact(4)
-        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-        .collect()
+    match ty {
+        TensorType::Fp32 => bytes::<f32>(outputs, i),
+        TensorType::U8 => bytes::<u8>(outputs, i),
+        TensorType::I32 => bytes::<i32>(outputs, i),
+        TensorType::I64 => bytes::<i64>(outputs, i),
+        TensorType::Fp64 => bytes::<f64>(outputs, i),
+        ty => Err(BackendError::BackendAccess(wasmtime::format_err!(
+            "{ty:?} output tensors are not supported by the ONNX backend"
+        ))),
+    }
 }
 
 /// Returns whether the dimension is dynamic.
