@@ -3,6 +3,7 @@
 //! panics on client input.
 
 use crate::api::{self, AnswerFormat, ApiError, BodyBuffer, Route, StaticFile, WarmReport};
+use crate::decimal;
 use crate::decode::{self, Format};
 use crate::inference::{self, RunError, Session};
 use crate::memory::{Budget, Counting};
@@ -276,9 +277,14 @@ impl Timings {
         let steps = self
             .0
             .iter()
-            .map(|(name, ms)| format!("{name};dur={ms:.2}"));
+            .map(|(name, ms)| format!("{name};dur={}", milliseconds(*ms)));
         steps.collect::<Vec<_>>().join(", ")
     }
+}
+
+/// A `Server-Timing` duration: milliseconds to 0.01.
+fn milliseconds(ms: f64) -> String {
+    decimal::fixed(ms, 2).unwrap_or_else(|| "0".into())
 }
 
 async fn predict<B>(
@@ -389,8 +395,9 @@ fn warm(model: &Model) -> Result<Response, ApiError> {
         instance_requests: REQUESTS.get(),
     };
     let timing = format!(
-        "load;dur={load_ms:.2}, inference;dur={:.2}",
-        report.inference_ms
+        "load;dur={}, inference;dur={}",
+        milliseconds(load_ms),
+        milliseconds(report.inference_ms)
     );
     Ok(json_response(200, report.to_json(), &timing))
 }

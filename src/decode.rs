@@ -154,11 +154,11 @@ impl fmt::Display for DecodeError {
                 write!(
                     f,
                     "the image is {width}x{height} pixels and decoding it takes about {} of \
-                     memory, but this instance has {} free; send it smaller (about {:.1} \
+                     memory, but this instance has {} free; send it smaller (about {} \
                      megapixels of the same kind fit)",
                     mib(*need),
                     mib(*available),
-                    fits / 1e6,
+                    crate::decimal::fixed(fits / 1e6, 1).unwrap_or_default(),
                 )
             }
         }

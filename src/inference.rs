@@ -10,6 +10,7 @@ use crate::bindings::wasi::nn::graph::{self, ExecutionTarget, Graph, GraphEncodi
 use crate::bindings::wasi::nn::inference::GraphExecutionContext;
 use crate::bindings::wasi::nn::tensor::{Tensor, TensorType};
 use crate::model::{Model, MANIFEST};
+use crate::preprocess::InputTensor;
 use crate::settings::Settings;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -139,7 +140,7 @@ impl Session {
         })
     }
 
-    /// Runs the model on an input tensor (the manifest's shape, float32)
+    /// Runs the model on an input tensor (the manifest's shape and type)
     /// and returns the outputs its decoder reads, in its order, adding the
     /// time of each part to `steps`: `copy-in` (the tensor into the host),
     /// `inference` (the engine's `compute`), `copy-out` (the outputs back
@@ -147,7 +148,7 @@ impl Session {
     pub fn run(
         &self,
         model: &Model,
-        input: &[f32],
+        input: &InputTensor,
         steps: &mut Vec<(&'static str, f64)>,
     ) -> Result<Outputs, RunError> {
         let mut step = |name, start: Instant| {
@@ -157,7 +158,10 @@ impl Session {
         let manifest = &model.manifest;
         let shape = manifest.preprocess.shape();
         let start = Instant::now();
-        let tensor = Tensor::new(&shape, TensorType::Fp32, le_bytes(input));
+        let tensor = match input {
+            InputTensor::F32(values) => Tensor::new(&shape, TensorType::Fp32, le_bytes(values)),
+            InputTensor::U8(values) => Tensor::new(&shape, TensorType::U8, values),
+        };
         let start = step("copy-in", start);
         let outputs = self
             .context

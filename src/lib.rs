@@ -15,7 +15,8 @@
 //!   detection heads;
 //! - [`memory`]: what a request may take of the instance's memory, reserved
 //!   before it is allocated;
-//! - [`settings`]: deployment settings.
+//! - [`settings`]: deployment settings;
+//! - [`decimal`]: numbers as decimal text.
 //!
 //! Only in the component: `component` (the HTTP handler), exported as
 //! WASIp2's or WASIp3's wasi:http by `http_p2` or `http_p3` (the `wasip2`
@@ -23,6 +24,7 @@
 //! `bindings`.
 
 pub mod api;
+pub mod decimal;
 pub mod decode;
 pub mod json;
 pub mod labels;

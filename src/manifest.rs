@@ -43,7 +43,7 @@ use crate::postprocess::nms::Nms;
 use crate::postprocess::ssd::{self, BoxUnits, Ssd};
 use crate::postprocess::yolo::Yolo;
 use crate::postprocess::Decoder;
-use crate::preprocess::{ChannelOrder, Filter, Fit, Layout, Preprocess};
+use crate::preprocess::{ChannelOrder, Dtype, Filter, Fit, Layout, Preprocess};
 use std::fmt;
 
 /// The largest input side taken: its float tensor is 48 MiB.
@@ -109,7 +109,8 @@ impl Manifest {
 
         let input = root.field("input")?;
         let name = input.field("name")?.name()?;
-        input.field("dtype")?.choice(&["float32"])?;
+        let dtype =
+            [Dtype::Float32, Dtype::Uint8][input.field("dtype")?.choice(&["float32", "uint8"])?];
         let layout_field = input.field("layout")?;
         let layout = [Layout::Nchw, Layout::Nhwc][layout_field.choice(&["NCHW", "NHWC"])?];
         let channels_field = input.field("channels")?;
@@ -147,13 +148,20 @@ impl Manifest {
                 fill[i] = v.whole(0, 255)? as u8;
             }
         }
-        for (i, v) in triple("mean")?.iter().enumerate() {
-            mean[i] = v.number()?;
-        }
-        for (i, v) in triple("std")?.iter().enumerate() {
-            std[i] = v.number()?;
-            if !(std[i] > 0.0 && std[i].is_finite()) {
-                return Err(v.error("is not a positive number"));
+        if dtype == Dtype::Uint8 {
+            // The graph normalises: numbers here would say otherwise.
+            if let Some(given) = pre.optional("mean").or(pre.optional("std")) {
+                return Err(given.error("is for a float32 input; the graph normalises a uint8 one"));
+            }
+        } else {
+            for (i, v) in triple("mean")?.iter().enumerate() {
+                mean[i] = v.number()?;
+            }
+            for (i, v) in triple("std")?.iter().enumerate() {
+                std[i] = v.number()?;
+                if !(std[i] > 0.0 && std[i].is_finite()) {
+                    return Err(v.error("is not a positive number"));
+                }
             }
         }
         let preprocess = Preprocess {
@@ -163,6 +171,7 @@ impl Manifest {
             layout,
             order,
             fill,
+            dtype,
             mean,
             std,
         };
@@ -405,7 +414,7 @@ impl<'a> At<'a> {
         if (0.0..=1.0).contains(&n) {
             Ok(n)
         } else {
-            Err(self.error(format!("{n} is not a number from 0 to 1")))
+            Err(self.error(format!("{} is not a number from 0 to 1", shown(n))))
         }
     }
 
@@ -415,7 +424,10 @@ impl<'a> At<'a> {
         if n.fract() == 0.0 && n >= min as f32 && n <= max as f32 {
             Ok(n as u32)
         } else {
-            Err(self.error(format!("{n} is not a whole number from {min} to {max}")))
+            Err(self.error(format!(
+                "{} is not a whole number from {min} to {max}",
+                shown(n)
+            )))
         }
     }
 
@@ -451,6 +463,11 @@ impl<'a> At<'a> {
             .position(|c| *c == given)
             .ok_or_else(|| self.error(format!("'{given}' is not one of {}", choices.join(", "))))
     }
+}
+
+/// A number from a manifest, as decimal text (to 0.000001).
+fn shown(n: f32) -> String {
+    crate::decimal::rounded(f64::from(n), 6).unwrap_or_else(|| "a number".into())
 }
 
 #[cfg(test)]
@@ -693,9 +710,16 @@ pub(crate) mod tests {
             (
                 NANODET,
                 r#""dtype": "float32""#,
-                r#""dtype": "uint8""#,
+                r#""dtype": "int8""#,
                 "input.dtype",
-                "'uint8' is not one of float32",
+                "'int8' is not one of float32, uint8",
+            ),
+            (
+                NANODET,
+                r#""dtype": "float32""#,
+                r#""dtype": "uint8""#,
+                "preprocess.mean",
+                "is for a float32 input; the graph normalises a uint8 one",
             ),
             (
                 NANODET,

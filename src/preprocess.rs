@@ -8,7 +8,7 @@
 //! for bit, or TensorFlow's `ResizeBilinear` (`pixels::tf_resize`).
 
 use crate::decode::RgbImage;
-use pixels::tensor::Channel;
+use pixels::tensor::{Channel, Norm};
 
 /// How a model takes its input, from its manifest's `input` and
 /// `preprocess`: a square of `side` pixels, each value `(pixel - mean) / std`.
@@ -22,9 +22,28 @@ pub struct Preprocess {
     pub order: ChannelOrder,
     /// The padding's colour, R, G, B.
     pub fill: [u8; 3],
-    /// Per channel, in the model's channel order.
+    /// The tensor's element type.
+    pub dtype: Dtype,
+    /// Per channel, in the model's channel order (float32 only).
     pub mean: [f32; 3],
     pub std: [f32; 3],
+}
+
+/// The element type of a model's input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dtype {
+    /// Each value `(pixel - mean) / std`.
+    Float32,
+    /// Each value the pixel as it is: the model normalises in its graph.
+    Uint8,
+}
+
+/// A model's input tensor, of its manifest's type.
+#[derive(Debug, Clone, PartialEq)]
+pub enum InputTensor {
+    F32(Vec<f32>),
+    /// A quarter of a float32 tensor's bytes to build, copy and send.
+    U8(Vec<u8>),
 }
 
 /// How the photo is fitted to the square input.
@@ -79,7 +98,7 @@ impl Preprocess {
     }
 
     /// The input tensor of an RGB8 image given as `width * height * 3` bytes.
-    pub fn to_input_tensor(&self, rgb: &[u8], width: u32, height: u32) -> (Vec<f32>, Placement) {
+    pub fn to_input_tensor(&self, rgb: &[u8], width: u32, height: u32) -> (InputTensor, Placement) {
         let lb = self.place(width, height);
         let resized = self.resize(rgb, width, height, &lb);
         (self.to_tensor(&resized, &lb), lb)
@@ -106,7 +125,12 @@ impl Preprocess {
     /// (`decode::decode_within`'s reckoning).
     pub fn memory(&self, decoded: (u32, u32)) -> u64 {
         let size = |(w, h): (u32, u32)| (w as usize, h as usize);
-        let tensor = 3 * 4 * u64::from(self.side) * u64::from(self.side);
+        // A float32 tensor is the uint8 one normalised: both are held.
+        let bytes = match self.dtype {
+            Dtype::Float32 => 1 + 4,
+            Dtype::Uint8 => 1,
+        };
+        let tensor = 3 * bytes * u64::from(self.side) * u64::from(self.side);
         let inner = self.needed_size(decoded.0, decoded.1);
         // A PNG's rows were resized as they were decoded.
         if decoded == inner {
@@ -128,10 +152,11 @@ impl Preprocess {
         )
     }
 
-    /// The resized pixels normalised into the padded tensor.
-    pub fn to_tensor(&self, resized: &[u8], lb: &Placement) -> Vec<f32> {
+    /// The resized pixels into the padded tensor, normalised if float32
+    /// (see `pixels::tensor` for why in a second pass).
+    pub fn to_tensor(&self, resized: &[u8], lb: &Placement) -> InputTensor {
         let side = self.side as usize;
-        let mut tensor = vec![0f32; 3 * side * side];
+        let mut tensor = vec![0u8; 3 * side * side];
         // Tensor channel c is RGB channel c, or 2 - c in BGR order.
         let channels = [0, 1, 2].map(|c| {
             let source = match self.order {
@@ -141,27 +166,26 @@ impl Preprocess {
             Channel {
                 source,
                 fill: self.fill[source],
-                mean: self.mean[c],
-                scale: 1.0 / self.std[c],
             }
         });
         let (width, height) = (lb.inner_width as usize, lb.inner_height as usize);
         let at = (lb.pad_x as usize, lb.pad_y as usize);
-        match self.layout {
-            Layout::Nchw => {
-                pixels::tensor::to_planes(resized, width, height, side, at, &channels, &mut tensor)
+        let place = match self.layout {
+            Layout::Nchw => pixels::tensor::to_planes,
+            Layout::Nhwc => pixels::tensor::to_interleaved,
+        };
+        place(resized, width, height, side, at, &channels, &mut tensor);
+        match self.dtype {
+            Dtype::Uint8 => InputTensor::U8(tensor),
+            Dtype::Float32 => {
+                let norms = [0, 1, 2].map(|c| Norm {
+                    mean: self.mean[c],
+                    scale: 1.0 / self.std[c],
+                });
+                let planar = self.layout == Layout::Nchw;
+                InputTensor::F32(pixels::tensor::normalise(&tensor, planar, &norms))
             }
-            Layout::Nhwc => pixels::tensor::to_interleaved(
-                resized,
-                width,
-                height,
-                side,
-                at,
-                &channels,
-                &mut tensor,
-            ),
         }
-        tensor
     }
 }
 
@@ -282,6 +306,7 @@ pub(crate) mod tests {
             layout: Layout::Nchw,
             order: ChannelOrder::Bgr,
             fill: [0, 0, 0],
+            dtype: Dtype::Float32,
             mean: [103.53, 116.28, 123.675],
             std: [57.375, 57.12, 58.395],
         }
@@ -296,9 +321,45 @@ pub(crate) mod tests {
             layout: Layout::Nhwc,
             order: ChannelOrder::Rgb,
             fill: [0, 0, 0],
+            dtype: Dtype::Float32,
             mean: [0.0; 3],
             std: [1.0; 3],
         }
+    }
+
+    fn floats(tensor: InputTensor) -> Vec<f32> {
+        match tensor {
+            InputTensor::F32(values) => values,
+            InputTensor::U8(_) => panic!("a float32 tensor was expected"),
+        }
+    }
+
+    #[test]
+    fn a_uint8_tensor_is_the_pixels_as_they_are() {
+        let p = Preprocess {
+            dtype: Dtype::Uint8,
+            ..nanodet()
+        };
+        let rgb: Vec<u8> = std::iter::repeat_n([10u8, 20, 30], 300 * 100)
+            .flatten()
+            .collect();
+        let (t, lb) = p.to_input_tensor(&rgb, 300, 100);
+        let InputTensor::U8(t) = t else {
+            panic!("a uint8 tensor was expected")
+        };
+        let plane = 416 * 416;
+        let inside = (lb.pad_y as usize + 10) * 416 + 208;
+        // B, G, R planes; black padding.
+        assert_eq!(
+            [t[inside], t[plane + inside], t[2 * plane + inside]],
+            [30, 20, 10]
+        );
+        assert_eq!([t[0], t[plane], t[2 * plane]], [0, 0, 0]);
+        let floats_too = 4 * 3 * 416 * 416;
+        assert_eq!(
+            p.memory((300, 100)) + floats_too,
+            nanodet().memory((300, 100))
+        );
     }
 
     #[test]
@@ -334,13 +395,13 @@ pub(crate) mod tests {
         assert_eq!(lb.pad_y, 207);
         for p in [nanodet(), centernet()] {
             let (tensor, _) = p.to_input_tensor(&[255, 255, 255], 1, 1);
-            assert_eq!(tensor.len(), 3 * (p.side * p.side) as usize);
+            assert_eq!(floats(tensor).len(), 3 * (p.side * p.side) as usize);
             // The longest strips the decoder takes, one pixel across.
             let side = crate::decode::MAX_SIDE;
             let strip = vec![255; side as usize * 3];
             for (w, h) in [(side, 1), (1, side)] {
                 let (tensor, lb) = p.to_input_tensor(&strip, w, h);
-                assert_eq!(tensor.len(), 3 * (p.side * p.side) as usize);
+                assert_eq!(floats(tensor).len(), 3 * (p.side * p.side) as usize);
                 assert_eq!(lb.inner_width.min(lb.inner_height), 1, "{w}x{h}");
             }
         }
@@ -380,6 +441,7 @@ pub(crate) mod tests {
         // NanoDet: B, G, R planes from R=10, G=20, B=30; black padding.
         let p = nanodet();
         let (t, lb) = p.to_input_tensor(&rgb, w, h);
+        let t = floats(t);
         let side = p.side as usize;
         let plane = side * side;
         let at = |c: usize, x: u32, y: u32| t[c * plane + y as usize * side + x as usize];
@@ -399,6 +461,7 @@ pub(crate) mod tests {
             ..centernet()
         };
         let (t, lb) = p.to_input_tensor(&rgb, w, h);
+        let t = floats(t);
         let pixel = |x: u32, y: u32| &t[(y as usize * 64 + x as usize) * 3..][..3];
         for (got, want) in pixel(32, lb.pad_y + 2).iter().zip([10.0, 20.0, 30.0]) {
             assert!((got - want / 255.0).abs() < 1e-6, "{got}");

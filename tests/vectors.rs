@@ -7,7 +7,7 @@ use wasi_detect::decode::{decode, Format};
 use wasi_detect::labels::Labels;
 use wasi_detect::model::Model;
 use wasi_detect::postprocess::{Decoder, Filter};
-use wasi_detect::preprocess::Placement;
+use wasi_detect::preprocess::{InputTensor, Placement};
 
 fn dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/vectors")
@@ -96,6 +96,9 @@ fn the_input_tensor_of_the_real_photos_matches_the_reference() {
         .unwrap();
         let image = decode(&png, Format::Png).unwrap();
         let (tensor, _) = input.to_input_tensor(&image.pixels, image.width, image.height);
+        let InputTensor::F32(tensor) = tensor else {
+            panic!("NanoDet's input is float32");
+        };
         let want = floats(v["input"]["file"].as_str().unwrap());
         assert_eq!(tensor.len(), want.len());
         let diffs: Vec<f32> = tensor

@@ -26,6 +26,7 @@ fn nanodet_input() -> Preprocess {
         layout: Layout::Nchw,
         order: ChannelOrder::Bgr,
         fill: [0, 0, 0],
+        dtype: preprocess::Dtype::Float32,
         mean: [103.53, 116.28, 123.675],
         std: [57.375, 57.12, 58.395],
     }
@@ -88,6 +89,9 @@ fn check_tensor(image: &RgbImage) {
 
     let input = nanodet_input();
     let (tensor, lb) = input.to_input_tensor(&image.pixels, width, height);
+    let preprocess::InputTensor::F32(tensor) = tensor else {
+        panic!("NanoDet's input is float32");
+    };
     assert_eq!(lb, Placement::letterbox(width, height, input.side));
     check_letterbox(&lb);
     let side = input.side as usize;

@@ -1,24 +1,20 @@
-//! An RGB8 image into a square float tensor: each value one channel of a
-//! pixel, normalised, and the rest of the square the padding colour. Models
-//! take their channels either as planes (NCHW: a whole image of red, then
-//! of green...) or interleaved (NHWC: the channels of one pixel together).
+//! An RGB8 image into a square tensor: each value one channel of a pixel,
+//! and the rest of the square the padding colour. Models take their
+//! channels either as planes (NCHW: a whole image of red, then of green...)
+//! or interleaved (NHWC: the channels of one pixel together).
+//!
+//! The tensor is placed as uint8, the pixels as they are, which is what a
+//! model that normalises in its graph takes; a float32 model's tensor is
+//! that one normalised in a second pass ([`normalise`]). One placement for
+//! both keeps the component within its size target: the same loops for f32
+//! values too cost a kilobyte more.
 
 /// One channel of the tensor: the RGB channel it takes (0 red, 1 green,
-/// 2 blue), that channel's value in the padding, and its normalisation,
-/// `(value - mean) * scale`.
+/// 2 blue), and that channel's value in the padding.
 #[derive(Debug, Clone, Copy)]
 pub struct Channel {
     pub source: usize,
     pub fill: u8,
-    pub mean: f32,
-    pub scale: f32,
-}
-
-impl Channel {
-    #[inline]
-    fn normalise(&self, value: u8) -> f32 {
-        (f32::from(value) - self.mean) * self.scale
-    }
 }
 
 /// Writes `rgb` (`width` x `height`, 3 bytes a pixel) into `out` as planes:
@@ -37,7 +33,7 @@ pub fn to_planes(
     side: usize,
     at: (usize, usize),
     channels: &[Channel; 3],
-    out: &mut [f32],
+    out: &mut [u8],
 ) {
     let plane = side * side;
     let Some(out) = out.get_mut(..3 * plane) else {
@@ -49,7 +45,7 @@ pub fn to_planes(
         .into_iter()
         .zip(channels)
     {
-        values.fill(channel.normalise(channel.fill));
+        values.fill(channel.fill);
     }
     let (x0, y0) = at;
     let columns = width.min(side.saturating_sub(x0));
@@ -70,9 +66,9 @@ pub fn to_planes(
             .zip(&mut rb[span.clone()])
             .zip(&mut rc[span]);
         for (((da, db), dc), px) in dst.zip(row.chunks_exact(3)) {
-            *da = a.normalise(px[a.source]);
-            *db = b.normalise(px[b.source]);
-            *dc = c.normalise(px[c.source]);
+            *da = px[a.source];
+            *db = px[b.source];
+            *dc = px[c.source];
         }
     }
 }
@@ -86,11 +82,11 @@ pub fn to_interleaved(
     side: usize,
     at: (usize, usize),
     channels: &[Channel; 3],
-    out: &mut [f32],
+    out: &mut [u8],
 ) {
     let (x0, y0) = at;
     let columns = width.min(side.saturating_sub(x0));
-    let padding = channels.map(|c| c.normalise(c.fill));
+    let padding = channels.map(|c| c.fill);
     for pixel in out.chunks_exact_mut(3) {
         pixel.copy_from_slice(&padding);
     }
@@ -102,66 +98,76 @@ pub fn to_interleaved(
         let dst = &mut dst[x0 * 3..(x0 + columns) * 3];
         for (d, px) in dst.chunks_exact_mut(3).zip(row.chunks_exact(3)) {
             for (value, channel) in d.iter_mut().zip(channels) {
-                *value = channel.normalise(px[channel.source]);
+                *value = px[channel.source];
             }
         }
     }
+}
+
+/// A channel's normalisation: `(value - mean) * scale`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Norm {
+    pub mean: f32,
+    pub scale: f32,
+}
+
+/// A uint8 tensor of three channels normalised into float32, each value by
+/// its channel's [`Norm`]: as planes (`planar`: the first third of the
+/// values channel 0...) or interleaved.
+pub fn normalise(values: &[u8], planar: bool, norms: &[Norm; 3]) -> Vec<f32> {
+    let mut out = vec![0f32; values.len()];
+    // A plane at a time (its values one channel's), or a pixel at a time.
+    let run = if planar { values.len() / 3 } else { 1 };
+    let chunks = out.chunks_mut(run.max(1)).zip(values.chunks(run.max(1)));
+    for ((out, values), n) in chunks.zip(norms.iter().cycle()) {
+        for (o, v) in out.iter_mut().zip(values) {
+            *o = (f32::from(*v) - n.mean) * n.scale;
+        }
+    }
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// Blue with black padding as it is, then red normalised with grey (10)
-    /// padding; green, as it is, for the interleaved test.
+    /// Blue with black padding, red with grey (10) padding, green with 114.
     const CHANNELS: [Channel; 3] = [
-        Channel {
-            source: 2,
-            fill: 0,
-            mean: 0.0,
-            scale: 1.0,
-        },
+        Channel { source: 2, fill: 0 },
         Channel {
             source: 0,
             fill: 10,
-            mean: 10.0,
-            scale: 0.5,
         },
         Channel {
             source: 1,
             fill: 114,
-            mean: 0.0,
-            scale: 1.0,
         },
     ];
 
     #[test]
-    fn places_normalises_and_pads_planes() {
+    fn places_and_pads_planes() {
         // A 2x1 image (red, blue) at (1, 1) of a 3x3 square, planes B, R, G.
         let rgb = [255, 0, 0, 0, 7, 255];
-        let mut out = vec![7.0; 27];
+        let mut out = vec![7; 27];
         to_planes(&rgb, 2, 1, 3, (1, 1), &CHANNELS, &mut out);
-        assert_eq!(&out[..9], &[0.0, 0.0, 0.0, 0.0, 0.0, 255.0, 0.0, 0.0, 0.0]);
-        assert_eq!(
-            &out[9..18],
-            &[0.0, 0.0, 0.0, 0.0, 122.5, -5.0, 0.0, 0.0, 0.0]
-        );
-        let pad = 114.0;
-        assert_eq!(&out[18..], &[pad, pad, pad, pad, 0.0, 7.0, pad, pad, pad]);
+        assert_eq!(&out[..9], &[0, 0, 0, 0, 0, 255, 0, 0, 0]);
+        assert_eq!(&out[9..18], &[10, 10, 10, 10, 255, 0, 10, 10, 10]);
+        let pad = 114;
+        assert_eq!(&out[18..], &[pad, pad, pad, pad, 0, 7, pad, pad, pad]);
         // Too short an output is left alone.
-        let mut short = vec![7.0; 26];
+        let mut short = vec![7; 26];
         to_planes(&rgb, 2, 1, 3, (1, 1), &CHANNELS, &mut short);
-        assert!(short.iter().all(|&v| v == 7.0));
+        assert!(short.iter().all(|&v| v == 7));
     }
 
     #[test]
-    fn places_normalises_and_pads_interleaved() {
+    fn places_and_pads_interleaved() {
         // The same image in a 3x3 square of (B, R, G) pixels.
         let rgb = [255, 0, 0, 0, 7, 255];
-        let mut out = vec![7.0; 27];
+        let mut out = vec![7; 27];
         to_interleaved(&rgb, 2, 1, 3, (1, 1), &CHANNELS, &mut out);
-        let pad = [0.0, 0.0, 114.0];
-        let want: Vec<f32> = [pad, pad, pad, pad, [0.0, 122.5, 0.0], [255.0, -5.0, 7.0]]
+        let pad = [0, 10, 114];
+        let want: Vec<u8> = [pad, pad, pad, pad, [0, 255, 0], [255, 0, 7]]
             .into_iter()
             .chain([pad; 3])
             .flatten()
@@ -170,13 +176,40 @@ mod tests {
     }
 
     #[test]
+    fn normalises_planes_and_pixels_by_their_channel() {
+        let norms = [
+            Norm {
+                mean: 0.0,
+                scale: 1.0,
+            },
+            Norm {
+                mean: 10.0,
+                scale: 0.5,
+            },
+            Norm {
+                mean: 0.0,
+                scale: 2.0,
+            },
+        ];
+        assert_eq!(
+            normalise(&[1, 2, 20, 30, 3, 4], true, &norms),
+            [1.0, 2.0, 5.0, 10.0, 6.0, 8.0]
+        );
+        assert_eq!(
+            normalise(&[1, 20, 3, 2, 30, 4], false, &norms),
+            [1.0, 5.0, 6.0, 2.0, 10.0, 8.0]
+        );
+        assert!(normalise(&[], true, &norms).is_empty());
+    }
+
+    #[test]
     fn what_does_not_fit_is_left_out() {
         let rgb = [9u8; 4 * 3];
-        let mut planes = vec![0.0; 3 * 4];
+        let mut planes = vec![0; 3 * 4];
         to_planes(&rgb, 4, 1, 2, (1, 0), &CHANNELS, &mut planes);
-        assert_eq!(&planes[..4], [0.0, 9.0, 0.0, 0.0]);
-        let mut pixels = vec![0.0; 2 * 2 * 3];
+        assert_eq!(&planes[..4], [0, 9, 0, 0]);
+        let mut pixels = vec![0; 2 * 2 * 3];
         to_interleaved(&rgb, 4, 1, 2, (1, 0), &CHANNELS, &mut pixels);
-        assert_eq!(&pixels[3..6], &[9.0, -0.5, 9.0]);
+        assert_eq!(&pixels[3..6], &[9, 9, 9]);
     }
 }

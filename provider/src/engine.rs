@@ -1,7 +1,7 @@
 //! ONNX models run by tract: load once (parse, optimise, plan), then run
 //! many times with the same state. Tensors cross the wasi-nn boundary as
-//! little-endian bytes; only float32 is taken, which is what wasi-nn
-//! backends commonly support and what the detector sends.
+//! little-endian bytes: inputs of float32, or of uint8 (an image whose
+//! normalisation is in the graph); outputs as float32.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -166,6 +166,68 @@ impl F32Tensor {
     }
 }
 
+/// A model's input: float32 values, or uint8 ones (a model that takes the
+/// image's pixels as they are and normalises them in its graph).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Input {
+    F32(F32Tensor),
+    U8 {
+        dimensions: Vec<u32>,
+        values: Vec<u8>,
+    },
+}
+
+impl From<F32Tensor> for Input {
+    fn from(t: F32Tensor) -> Input {
+        Input::F32(t)
+    }
+}
+
+impl Input {
+    /// From wasi-nn's bytes, float32 or uint8 (`uint8`), checking they
+    /// fit the dimensions.
+    pub fn from_le_bytes(
+        dimensions: Vec<u32>,
+        uint8: bool,
+        bytes: &[u8],
+    ) -> Result<Self, EngineError> {
+        if !uint8 {
+            return F32Tensor::from_le_bytes(dimensions, bytes).map(Input::F32);
+        }
+        let count: u64 = dimensions.iter().map(|&d| u64::from(d)).product();
+        if bytes.len() as u64 != count {
+            return Err(EngineError::InvalidArgument(format!(
+                "a uint8 tensor of dimensions {dimensions:?} takes {count} bytes, not {}",
+                bytes.len()
+            )));
+        }
+        Ok(Input::U8 {
+            dimensions,
+            values: bytes.to_vec(),
+        })
+    }
+
+    /// Its values' bytes.
+    fn byte_len(&self) -> u64 {
+        match self {
+            Input::F32(t) => t.values.len() as u64 * 4,
+            Input::U8 { values, .. } => values.len() as u64,
+        }
+    }
+
+    /// As a tract tensor of the same shape and type.
+    fn to_tract(&self) -> Result<Tensor, EngineError> {
+        match self {
+            Input::F32(t) => t.to_tract(),
+            Input::U8 { dimensions, values } => {
+                let shape: Vec<usize> = dimensions.iter().map(|&d| d as usize).collect();
+                Tensor::from_shape(&shape, values)
+                    .map_err(|e| EngineError::InvalidArgument(format!("{e:#}")))
+            }
+        }
+    }
+}
+
 /// A model ready to run: the optimised plan, and the names of its inputs
 /// and outputs.
 pub struct Model {
@@ -231,22 +293,35 @@ impl Model {
             .collect()
     }
 
-    /// A zero tensor of the model's (single, fixed-shape) input, to time it.
-    pub fn zero_input(&self) -> Result<F32Tensor, EngineError> {
+    /// A zero tensor of the model's (single, fixed-shape) input, of its
+    /// type, to time it.
+    pub fn zero_input(&self) -> Result<Input, EngineError> {
         let model = self.plan.model();
         let fact = model
             .input_outlets()
             .ok()
             .and_then(|o| o.first().copied())
             .and_then(|o| model.outlet_fact(o).ok())
-            .and_then(|f| f.shape.as_concrete().map(<[usize]>::to_vec))
+            .ok_or_else(|| EngineError::InvalidArgument("the model has no input".into()))?;
+        let shape = fact
+            .shape
+            .as_concrete()
+            .map(<[usize]>::to_vec)
             .ok_or_else(|| {
                 EngineError::InvalidArgument("the model's input has no fixed shape".into())
             })?;
-        let dimensions: Vec<u32> = fact.iter().map(|&d| d as u32).collect();
-        Ok(F32Tensor {
-            values: vec![0.0; fact.iter().product()],
-            dimensions,
+        let dimensions: Vec<u32> = shape.iter().map(|&d| d as u32).collect();
+        let count = shape.iter().product();
+        Ok(if fact.datum_type == u8::datum_type() {
+            Input::U8 {
+                dimensions,
+                values: vec![0; count],
+            }
+        } else {
+            Input::F32(F32Tensor {
+                dimensions,
+                values: vec![0.0; count],
+            })
         })
     }
 
@@ -279,13 +354,13 @@ impl Session {
     /// any name) and returns its named outputs.
     pub fn run(
         &mut self,
-        named: Vec<(String, F32Tensor)>,
+        named: Vec<(String, Input)>,
     ) -> Result<Vec<(String, F32Tensor)>, EngineError> {
         let mut named = named;
         // What the run holds, reckoned from the plan, with half again for
         // what the reckoning leaves out (CenterNet's 33 MB reckoned held
         // 45 MB, counted natively), and the inputs converted for tract.
-        let inputs_bytes: u64 = named.iter().map(|(_, t)| t.values.len() as u64 * 4).sum();
+        let inputs_bytes: u64 = named.iter().map(|(_, t)| t.byte_len()).sum();
         reserve(self.run_memory * 3 / 2 + inputs_bytes, "running this model")?;
         let mut inputs: TVec<TValue> = TVec::new();
         for want in &self.inputs {
@@ -514,7 +589,7 @@ impl Session {
     /// Runs the model `runs` times on `input` and times every node, summed
     /// per kind of op (the median run's share is what matters; the sum over
     /// runs keeps the timer's resolution out of it). For `make bench`.
-    pub fn profile(&mut self, input: &F32Tensor, runs: usize) -> Result<Profile, EngineError> {
+    pub fn profile(&mut self, input: &Input, runs: usize) -> Result<Profile, EngineError> {
         let tensor = input.to_tract()?;
         let mut per_op: BTreeMap<String, (Duration, usize)> = BTreeMap::new();
         let started = Instant::now();
@@ -562,6 +637,29 @@ mod tests {
             F32Tensor::from_le_bytes(vec![1, 3], &bytes),
             Err(EngineError::InvalidArgument(_))
         ));
+    }
+
+    #[test]
+    fn uint8_inputs_are_one_byte_a_value() {
+        let input = Input::from_le_bytes(vec![1, 3], true, &[0, 128, 255]).unwrap();
+        assert_eq!(input.byte_len(), 3);
+        let tensor = input.to_tract().unwrap();
+        assert_eq!(tensor.datum_type(), u8::datum_type());
+        assert_eq!(
+            tensor.try_as_plain_ram().unwrap().as_slice::<u8>().unwrap(),
+            [0, 128, 255]
+        );
+        assert!(matches!(
+            Input::from_le_bytes(vec![1, 4], true, &[0, 128, 255]),
+            Err(EngineError::InvalidArgument(_))
+        ));
+        assert_eq!(
+            Input::from_le_bytes(vec![1], false, &1.5f32.to_le_bytes()),
+            Ok(Input::F32(F32Tensor {
+                dimensions: vec![1],
+                values: vec![1.5]
+            }))
+        );
     }
 
     #[test]

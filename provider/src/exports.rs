@@ -12,7 +12,7 @@
 //! (`wasi-detect-host run --invoke`): the plan's matrix kernels and a
 //! profile per op.
 
-use crate::engine::{EngineError, F32Tensor, Model, Session};
+use crate::engine::{EngineError, Input, Model, Session};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -236,15 +236,19 @@ impl inference::GuestGraphExecutionContext for NnContext {
         let mut named = Vec::with_capacity(inputs.len());
         for (name, t) in inputs {
             let t: &NnTensor = t.get();
-            if t.ty != TensorType::Fp32 {
+            if t.ty != TensorType::Fp32 && t.ty != TensorType::U8 {
                 return Err(error(
                     ErrorCode::InvalidArgument,
-                    format!("input '{name}' is {:?}; this provider takes FP32", t.ty),
+                    format!(
+                        "input '{name}' is {:?}; this provider takes FP32 or U8",
+                        t.ty
+                    ),
                 ));
             }
+            let uint8 = t.ty == TensorType::U8;
             named.push((
                 name,
-                F32Tensor::from_le_bytes(t.dimensions.clone(), &t.data)?,
+                Input::from_le_bytes(t.dimensions.clone(), uint8, &t.data)?,
             ));
         }
         let outputs = self.session.borrow_mut().run(named)?;

@@ -41,7 +41,9 @@ fn tract_reproduces_the_reference_outputs() {
         };
         // The same session twice: a reused state gives the same answer.
         for _ in 0..2 {
-            let out = session.run(vec![("input".into(), input.clone())]).unwrap();
+            let out = session
+                .run(vec![("input".into(), input.clone().into())])
+                .unwrap();
             assert_eq!(out[0].1.dimensions, [1, 3549, 80]);
             assert_eq!(out[1].1.dimensions, [1, 3549, 44]);
             for ((name, got), file) in out.iter().zip(["scores", "box_dist"]) {
@@ -102,7 +104,7 @@ fn tract_runs_centernet_as_onnx_runtime_does() {
             dimensions: vec![1, 512, 512, 3],
             values: read(format!("{stem}.input.f32")),
         };
-        let out = session.run(vec![("images".into(), input)]).unwrap();
+        let out = session.run(vec![("images".into(), input.into())]).unwrap();
         assert_eq!(out[0].1.dimensions, [1, 100, 6]);
         let got: Vec<&[f32]> = out[0].1.values.chunks_exact(6).collect();
         let want = read(format!("{stem}.detections.f32"));

@@ -1,6 +1,7 @@
 //! The JSON of successful answers: the detections (ours or Hugging Face's),
 //! the model list and `/warm`'s report, and the JSON writing they share.
 
+use crate::decimal;
 use crate::labels::Labels;
 use crate::postprocess::Detection;
 
@@ -39,21 +40,11 @@ pub(super) fn json_strings<S: AsRef<str>>(items: &[S]) -> String {
     format!("[{}]", items.join(","))
 }
 
-/// A JSON number: the shortest text that reads back as `v` (`512.0` keeps
-/// its point, as most JSON writers do); `null` for what JSON cannot hold.
-fn json_number(v: f64) -> String {
-    if !v.is_finite() {
-        "null".into()
-    } else if v.fract() == 0.0 && v.abs() < 1e15 {
-        format!("{v:.1}")
-    } else {
-        format!("{v}")
-    }
-}
-
-fn round_to(v: f32, decimals: i32) -> f64 {
-    let f = 10f64.powi(decimals);
-    (f64::from(v) * f).round() / f
+/// A JSON number: `v` rounded to `places` decimal places, as the shortest
+/// text that reads back as the rounded value (`512.0` keeps its point, as
+/// most JSON writers do); `null` for what JSON cannot hold.
+fn json_number(v: f32, places: u32) -> String {
+    decimal::rounded(f64::from(v), places).unwrap_or_else(|| "null".into())
 }
 
 /// The detections as JSON, best first, corners to 0.01 px and scores to
@@ -61,7 +52,7 @@ fn round_to(v: f32, decimals: i32) -> f64 {
 /// - ours: `[{"bbox":[{"x":..,"y":..},{"x":..,"y":..}],"class":..,"score":..}, ...]`;
 /// - Hugging Face's: `[{"score":..,"label":..,"box":{"xmin":..,"ymin":..,"xmax":..,"ymax":..}}, ...]`.
 pub fn detections_json(detections: &[Detection], labels: &Labels, format: AnswerFormat) -> Vec<u8> {
-    let n = |v: f32, decimals| json_number(round_to(v, decimals));
+    let n = json_number;
     let items: Vec<String> = detections
         .iter()
         .map(|d| {
@@ -110,7 +101,7 @@ pub fn models_json(default: &str, models: &[ModelSummary]) -> Vec<u8> {
                 json_string(f.family),
                 f.input_size,
                 f.classes,
-                json_number(round_to(f.threshold, 3))
+                json_number(f.threshold, 3)
             ),
             Err(e) => format!(
                 r#"{{"name":{},"error":{}}}"#,
@@ -153,8 +144,8 @@ impl WarmReport {
             json_string(&self.model),
             json_string(&self.source),
             self.loaded_now,
-            json_number(round_to(self.load_ms as f32, 2)),
-            json_number(round_to(self.inference_ms as f32, 2)),
+            json_number(self.load_ms as f32, 2),
+            json_number(self.inference_ms as f32, 2),
             self.memory_bytes,
             self.instance_requests
         )
@@ -179,12 +170,12 @@ mod tests {
             let back: String = serde_json::from_str(&json_string(text)).unwrap();
             assert_eq!(back, text);
         }
-        for v in [0.0, 512.0, 205.61, 0.736, -3.5, 1e-7, 123456.78] {
-            let back: f64 = serde_json::from_str(&json_number(v)).unwrap();
-            assert_eq!(back, v);
+        for v in [0.0, 512.0, 205.61, 0.736, -3.5, 123456.78] {
+            let back: f64 = serde_json::from_str(&json_number(v, 2)).unwrap();
+            assert_eq!(back, (f64::from(v) * 100.0).round() / 100.0);
         }
-        assert_eq!(json_number(512.0), "512.0");
-        assert_eq!(json_number(f64::NAN), "null");
+        assert_eq!(json_number(512.0, 2), "512.0");
+        assert_eq!(json_number(f32::NAN, 2), "null");
     }
 
     #[test]
