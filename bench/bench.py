@@ -392,7 +392,7 @@ def run(args) -> dict:
     images = make_images()
     small = images[SMALL]
     canvas, _ = detect.letterbox(detect.load_image(small))
-    tensor = detect.to_tensor(canvas)
+    tensor = detect.model_input(canvas)
     results = {
         "machine": machine(),
         "images": {k: image_facts(v) for k, v in images.items()},

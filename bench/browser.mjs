@@ -4,7 +4,8 @@
 //   node bench/browser.mjs CONFIG.json
 //
 // CONFIG (written by private.py): the server (`base`), the thread settings,
-// the runs, the images and the models' input tensors (files of float32).
+// the runs, the images and the models' input tensors (files of their dtype's
+// values, uint8 or float32).
 // Prints one JSON object of raw samples (ms); private.py makes the figures.
 //
 // Every page is the server's own `GET /`, cross-origin isolated (COOP and
@@ -48,7 +49,7 @@ async function openPage(context) {
 // --- in the page ------------------------------------------------------------
 
 /** onnxruntime-web alone: the served build, the served model, one session. */
-async function ortSetup({ base, threads, model, tensor, shape }) {
+async function ortSetup({ base, threads, model, tensor, shape, dtype }) {
   // The served folder, from the entry module (`./browser/<hash>/detector.js`).
   const entry = await (await fetch(`${base}/wasi-detect.js`)).text();
   const folder = new URL(/["'](\.\/browser\/[^"']+\/)detector\.js/.exec(entry)[1], `${base}/`).href;
@@ -59,7 +60,8 @@ async function ortSetup({ base, threads, model, tensor, shape }) {
   // The shim's session: default options (wasi-nn.js's `sessionOptions = {}`).
   const session = await ort.InferenceSession.create(bytes, {});
   const raw = Uint8Array.from(atob(tensor), (c) => c.charCodeAt(0));
-  const input = new ort.Tensor("float32", new Float32Array(raw.buffer), shape);
+  const values = dtype === "uint8" ? raw : new Float32Array(raw.buffer);
+  const input = new ort.Tensor(dtype, values, shape);
   const feeds = { [session.inputNames[0]]: input };
   globalThis.bench = { run: () => session.run(feeds) };
   return { threads: ort.env.wasm.numThreads };
@@ -110,12 +112,12 @@ async function firstLoad({ base, threads, model }) {
  * up, then timed in turns (a batch of each in every round) so that what else
  * the machine does falls on both alike.
  */
-async function latency(browser, { threads, model, tensor, shape, images }) {
+async function latency(browser, { threads, model, tensor, shape, dtype, images }) {
   const ortContext = await browser.newContext();
   const e2eContext = await browser.newContext();
   try {
     const ortPage = await openPage(ortContext);
-    const ort = await ortPage.evaluate(ortSetup, { base, threads, model, tensor: b64(tensor), shape });
+    const ort = await ortPage.evaluate(ortSetup, { base, threads, model, tensor: b64(tensor), shape, dtype });
     const e2ePage = await openPage(e2eContext);
     const e2e = await e2ePage.evaluate(detectorSetup, {
       base, threads, model,

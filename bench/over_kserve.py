@@ -78,9 +78,10 @@ class V2Server:
 def alone(port: int, tensor, n: int, bench) -> dict:
     """The server alone: NanoDet's tensor in one binary infer request from
     Python over a kept-alive connection, as the provider sends it."""
-    data = tensor.astype("float32").tobytes()
+    data = tensor.tobytes()
+    datatype = {"float32": "FP32", "uint8": "UINT8"}[str(tensor.dtype)]
     header = json.dumps({"inputs": [{"name": "input", "shape": list(tensor.shape),
-                                     "datatype": "FP32",
+                                     "datatype": datatype,
                                      "parameters": {"binary_data_size": len(data)}}],
                          "parameters": {"binary_data_output": True}}).encode()
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
@@ -191,6 +192,6 @@ if __name__ == "__main__":
     images = b.make_images()
     small = images[b.SMALL]
     canvas, _ = b.detect.letterbox(b.detect.load_image(small))
-    result = measure(b, small, b.detect.to_tensor(canvas),
+    result = measure(b, small, b.detect.model_input(canvas),
                      SimpleNamespace(n=int(sys.argv[1]) if len(sys.argv) > 1 else 30, seconds=5))
     print(json.dumps(result, indent=1))

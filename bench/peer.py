@@ -41,12 +41,13 @@ class Model:
         self.session = ort.InferenceSession(str(path), options,
                                             providers=["CPUExecutionProvider"])
         self.labels = path.with_name("labels.txt").read_text().splitlines()
+        self.path = path
 
     def predict(self, image: bytes, threshold: float, max_det: int) -> list[dict]:
         decoded = detect.decode(io.BytesIO(image))
         canvas, lb = detect.letterbox(decoded.image)
         scores, box_dist = self.session.run(["scores", "box_dist"],
-                                            {"input": detect.to_tensor(canvas)})
+                                            {"input": detect.model_input(canvas, self.path)})
         boxes, classes, best = detect.best_boxes(scores, box_dist, lb, threshold, max_det)
         boxes = decoded.to_full_size(boxes)
         return [{"bbox": [{"x": round(float(x1), 2), "y": round(float(y1), 2)},

@@ -56,18 +56,18 @@ def measure(bench, images: dict[str, Path], args, base: str | None = None) -> di
     work.mkdir(parents=True, exist_ok=True)
     small = images[bench.SMALL]
     canvas, _ = detect.letterbox(detect.load_image(small))
-    tensors = {"nanodet": detect.to_tensor(canvas)}
+    tensors = {"nanodet": detect.model_input(canvas)}
     for model in ("centernet", "coco-ssd"):
         tensors[model] = bench.model_input(model, detect.load_image(small))
     for name, tensor in tensors.items():
-        tensor.tofile(work / f"{name}.f32")
+        tensor.tofile(work / f"{name}.tensor")
     measured = [bench.SMALL, bench.LARGE, bench.PNG]
     image_list = [{"name": name, "path": str(images[name]), "type": bench.media_of(images[name]),
                    "runs": fewer(bench.requests(name, args))} for name in measured]
 
     def latency(model: str, threads: int, names: list[str]) -> dict:
-        return {"model": model, "threads": threads, "tensor": str(work / f"{model}.f32"),
-                "shape": list(tensors[model].shape),
+        return {"model": model, "threads": threads, "tensor": str(work / f"{model}.tensor"),
+                "shape": list(tensors[model].shape), "dtype": str(tensors[model].dtype),
                 "images": [i for i in image_list if i["name"] in names]}
 
     config = {

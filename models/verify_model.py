@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Checks a converted model against the reference test vectors.
 
-For each entry of <vectors>/index.json: feeds the stored input tensor to the
+For each entry of <vectors>/index.json: feeds the stored input tensor (or, to a
+model with a uint8 input, the pixels it was normalised from) to the
 model (`model.onnx` in ONNX Runtime, or OpenVINO IR `model.xml` in OpenVINO,
 computing in float32) and compares both outputs with the stored ones. Exits 1
 if any maximum absolute difference reaches the tolerance (1e-4: a faithful
@@ -22,8 +23,22 @@ DEFAULT_VECTORS = ROOT / "tests" / "vectors"
 DEFAULT_MODEL = ROOT / "models" / "nanodet" / "model.onnx"
 
 
+# NanoDet's normalisation, the reference input's: `(pixel - mean) / std`.
+MEAN = np.array([103.53, 116.28, 123.675], np.float32).reshape(1, 3, 1, 1)
+STD = np.array([57.375, 57.12, 58.395], np.float32).reshape(1, 3, 1, 1)
+
+
 def load_tensor(folder: Path, spec: dict) -> np.ndarray:
     return np.fromfile(folder / spec["file"], dtype="<f4").reshape(spec["shape"])
+
+
+def pixels(x: np.ndarray) -> np.ndarray:
+    """The 8-bit pixels a reference input was normalised from, for a model
+    that takes them as uint8 and normalises in its graph."""
+    p = x * STD + MEAN
+    if np.abs(p - np.round(p)).max() > 1e-3:
+        sys.exit("the reference input is not 8-bit pixels normalised")
+    return np.round(p).astype(np.uint8)
 
 
 def onnx_runner(model: Path):
@@ -35,7 +50,8 @@ def onnx_runner(model: Path):
     inputs = [i.name for i in sess.get_inputs()]
     if inputs != ["input"]:
         sys.exit(f"model inputs {inputs}, expected ['input']")
-    return lambda x: sess.run(["scores", "box_dist"], {"input": x})
+    uint8 = sess.get_inputs()[0].type == "tensor(uint8)"
+    return lambda x: sess.run(["scores", "box_dist"], {"input": pixels(x) if uint8 else x})
 
 
 def openvino_runner(model: Path):
@@ -45,8 +61,10 @@ def openvino_runner(model: Path):
     compiled = ov.Core().compile_model(str(model), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
     request = compiled.create_infer_request()
 
+    uint8 = compiled.input("input").get_element_type() == ov.Type.u8
+
     def run(x):
-        out = request.infer({"input": x})
+        out = request.infer({"input": pixels(x) if uint8 else x})
         return (out[compiled.output("scores")].copy(), out[compiled.output("box_dist")].copy())
     return run
 

@@ -475,8 +475,20 @@ pub(crate) mod tests {
     use super::*;
 
     /// NanoDet-g 416's manifest, as models/build.sh writes it (the fields
-    /// the detector reads).
+    /// the detector reads): uint8 pixels, normalised by its graph.
     pub(crate) const NANODET: &str = r#"{
+        "input": {"name": "input", "dtype": "uint8", "shape": [1, 3, 416, 416],
+                  "layout": "NCHW", "channels": "BGR"},
+        "preprocess": {"resize": "letterbox", "fill": [0, 0, 0], "channels": "BGR",
+                       "layout": "NCHW"},
+        "decoder": {"family": "nanodet", "strides": [8, 16, 32], "reg_max": 10,
+                    "scores": "scores", "boxes": "box_dist", "nms": "per-class"},
+        "nms_iou": 0.6, "threshold": 0.35,
+        "labels": {"file": "labels.txt", "count": 80}}"#;
+
+    /// The same model normalised by the detector, as its graph did before
+    /// it took uint8 (`models/tfjs_graph.py`, `normalise`).
+    pub(crate) const NANODET_FLOAT32: &str = r#"{
         "input": {"name": "input", "dtype": "float32", "shape": [1, 3, 416, 416],
                   "layout": "NCHW", "channels": "BGR"},
         "preprocess": {"resize": "letterbox", "fill": [0, 0, 0], "channels": "BGR",
@@ -529,7 +541,18 @@ pub(crate) mod tests {
     fn reads_nanodets_manifest() {
         let m = Manifest::parse(NANODET).unwrap();
         assert_eq!(m.input, "input");
-        assert_eq!(m.preprocess, crate::preprocess::tests::nanodet());
+        let float32 = crate::preprocess::tests::nanodet();
+        let uint8 = Preprocess {
+            dtype: Dtype::Uint8,
+            mean: [0.0; 3],
+            std: [0.0; 3],
+            ..float32.clone()
+        };
+        assert_eq!(m.preprocess, uint8);
+        assert_eq!(
+            Manifest::parse(NANODET_FLOAT32).unwrap().preprocess,
+            float32
+        );
         assert_eq!(
             m.decoder,
             Decoder::NanoDet(crate::postprocess::nanodet::tests::nanodet_g())
@@ -708,14 +731,14 @@ pub(crate) mod tests {
                 "whole number",
             ),
             (
-                NANODET,
+                NANODET_FLOAT32,
                 r#""dtype": "float32""#,
                 r#""dtype": "int8""#,
                 "input.dtype",
                 "'int8' is not one of float32, uint8",
             ),
             (
-                NANODET,
+                NANODET_FLOAT32,
                 r#""dtype": "float32""#,
                 r#""dtype": "uint8""#,
                 "preprocess.mean",
@@ -799,7 +822,7 @@ pub(crate) mod tests {
                 "from 0 to 255",
             ),
             (
-                NANODET,
+                NANODET_FLOAT32,
                 "57.12",
                 "0",
                 "preprocess.std[1]",

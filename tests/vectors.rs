@@ -27,6 +27,11 @@ fn floats(file: &str) -> Vec<f32> {
 
 const IMAGES: [&str; 2] = ["astronaut", "chelsea"];
 
+/// NanoDet's normalisation, `(pixel - mean) / std` per BGR plane: the
+/// reference input's (tests/vectors/README.md).
+const MEAN: [f32; 3] = [103.53, 116.28, 123.675];
+const STD: [f32; 3] = [57.375, 57.12, 58.395];
+
 /// NanoDet, as its folder describes it (`make model` writes the manifest).
 fn nanodet() -> Model {
     let models = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models");
@@ -96,22 +101,23 @@ fn the_input_tensor_of_the_real_photos_matches_the_reference() {
         .unwrap();
         let image = decode(&png, Format::Png).unwrap();
         let (tensor, _) = input.to_input_tensor(&image.pixels, image.width, image.height);
-        let InputTensor::F32(tensor) = tensor else {
-            panic!("NanoDet's input is float32");
+        let InputTensor::U8(pixels) = tensor else {
+            panic!("NanoDet's input is uint8: its graph normalises");
         };
         let want = floats(v["input"]["file"].as_str().unwrap());
-        assert_eq!(tensor.len(), want.len());
-        let diffs: Vec<f32> = tensor
+        assert_eq!(pixels.len(), want.len());
+        // The resize is Pillow's, fixed point and all: the same 8-bit
+        // pixels the reference normalised, every one.
+        let plane = pixels.len() / 3;
+        let differ = pixels
             .iter()
             .zip(&want)
-            .map(|(a, b)| (a - b).abs())
-            .collect();
-        let max = diffs.iter().copied().fold(0.0, f32::max);
-        let mean = diffs.iter().sum::<f32>() / diffs.len() as f32;
-        // The resize is Pillow's, fixed point and all: the same 8-bit
-        // pixels, so only float rounding in the normalisation may differ
-        // (one 8-bit level would be 1/57 ~ 0.0175).
-        println!("{name}: max diff {max:.5}, mean diff {mean:.6}");
-        assert!(max < 1e-5, "{name}: max {max}, mean {mean}");
+            .enumerate()
+            .filter(|(i, (got, want))| {
+                let c = i / plane;
+                (*want * STD[c] + MEAN[c]).round() != f32::from(**got)
+            })
+            .count();
+        assert_eq!(differ, 0, "{name}: {differ} pixels differ");
     }
 }

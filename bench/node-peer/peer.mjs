@@ -37,6 +37,10 @@ const { values: options } = parseArgs({
 });
 const session = await ort.InferenceSession.create(options.model);
 const labels = readFileSync(join(dirname(options.model), "labels.txt"), "utf8").trimEnd().split("\n");
+// The model's input type, from its manifest: uint8 pixels (its graph
+// normalises them), or float32 values normalised here.
+const manifest = JSON.parse(readFileSync(join(dirname(options.model), "manifest.json"), "utf8"));
+const UINT8 = manifest.input.dtype === "uint8";
 
 // Each row's cell centre in letterbox pixels and its stride, in the model's order.
 const rows = [];
@@ -68,10 +72,13 @@ async function preprocess(bytes) {
     .raw()
     .toBuffer({ resolveWithObject: true });
   const plane = SIZE * SIZE;
-  const tensor = new Float32Array(3 * plane);
+  const tensor = UINT8 ? new Uint8Array(3 * plane) : new Float32Array(3 * plane);
   for (let i = 0; i < plane; i++) {
-    // BGR planes, normalised.
-    for (let c = 0; c < 3; c++) tensor[c * plane + i] = (data[i * 3 + 2 - c] - MEAN_BGR[c]) / STD_BGR[c];
+    // BGR planes: the pixels, or normalised for a float32 model.
+    for (let c = 0; c < 3; c++) {
+      const v = data[i * 3 + 2 - c];
+      tensor[c * plane + i] = UINT8 ? v : (v - MEAN_BGR[c]) / STD_BGR[c];
+    }
   }
   return { tensor, box: { r, padX, padY, w, h } };
 }
@@ -140,7 +147,7 @@ async function predict(bytes, query) {
   const threshold = Number(query.get("threshold") ?? 0.35);
   const max = Number(query.get("max") ?? 20);
   const { tensor, box } = await preprocess(bytes);
-  const out = await session.run({ input: new ort.Tensor("float32", tensor, [1, 3, SIZE, SIZE]) });
+  const out = await session.run({ input: new ort.Tensor(UINT8 ? "uint8" : "float32", tensor, [1, 3, SIZE, SIZE]) });
   return detections(out.scores.data, out.box_dist.data, box, threshold, max);
 }
 

@@ -156,6 +156,20 @@ def to_tensor(canvas: Image.Image) -> np.ndarray:
     return np.ascontiguousarray(((bgr - MEAN_BGR) / STD_BGR).transpose(2, 0, 1)[None])
 
 
+def to_pixels(canvas: Image.Image) -> np.ndarray:
+    """RGB 416x416 image -> [1,3,416,416] uint8, BGR: the model's input,
+    which its graph normalises as `to_tensor` does."""
+    bgr = np.asarray(canvas, np.uint8)[:, :, ::-1]
+    return np.ascontiguousarray(bgr.transpose(2, 0, 1)[None])
+
+
+def model_input(canvas: Image.Image, model: Path = DEFAULT_MODEL) -> np.ndarray:
+    """What `model` takes for a letterboxed canvas, by its manifest's
+    input dtype: the pixels (uint8), or `to_tensor`'s floats."""
+    manifest = json.loads(Path(model).with_name("manifest.json").read_text())
+    return to_pixels(canvas) if manifest["input"]["dtype"] == "uint8" else to_tensor(canvas)
+
+
 def centres() -> np.ndarray:
     """[3549, 2] cell centres in letterbox pixels, in the model's row order."""
     out = []
@@ -243,6 +257,7 @@ class Detector:
         # One thread: the same numbers on any machine, and fast enough.
         opts.intra_op_num_threads = 1
         self.session = ort.InferenceSession(str(model), opts, providers=["CPUExecutionProvider"])
+        self.model = Path(model)
         labels = labels or Path(model).with_name("labels.txt")
         self.labels = labels.read_text().splitlines()
 
@@ -253,7 +268,7 @@ class Detector:
     def detect(self, path, threshold=0.35, max_det=20, full_decode=False) -> dict:
         decoded = decode(path, full_decode)
         canvas, lb = letterbox(decoded.image)
-        scores, box_dist = self.run(to_tensor(canvas))
+        scores, box_dist = self.run(model_input(canvas, self.model))
         return {"image": str(path), "width": decoded.width, "height": decoded.height,
                 "detections": postprocess(scores, box_dist, lb, threshold, max_det,
                                           self.labels, decoded)}
