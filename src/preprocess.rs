@@ -11,7 +11,8 @@ use crate::decode::RgbImage;
 use pixels::tensor::{Channel, Norm};
 
 /// How a model takes its input, from its manifest's `input` and
-/// `preprocess`: a square of `side` pixels, each value `(pixel - mean) / std`.
+/// `preprocess`: a square of `side` pixels, each value the pixel as it is
+/// (uint8) or `(pixel - mean) / std` (float32).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Preprocess {
     /// Side of the square input, in pixels.
