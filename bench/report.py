@@ -9,7 +9,7 @@ LAMBDA_BUDGET = 50 * 1024 * 1024  # tensorflow-lambda's deploy budget, 50 MB
 ENGINES = {"onnx": "ONNX Runtime", "openvino": "OpenVINO"}
 STEP_NAMES = {
     "body": "read body", "decode": "decode", "orient": "EXIF orientation",
-    "resize": "resize (letterbox or stretch)", "tensor": "tensor (normalise, NCHW)",
+    "resize": "resize (letterbox or stretch)", "tensor": "tensor (the model's input)",
     "copy-in": "tensor copy into the host", "inference": "inference (wasi-nn compute)",
     "copy-out": "outputs copied back", "postprocess": "post-processing",
     "json": "JSON",
@@ -422,7 +422,7 @@ def kserve_section(r: dict) -> list[str]:
         alone = k[key]["server_alone"]
         lines.append(f"{server} alone: p50 {ms(alone['p50'])}, p90 {ms(alone['p90'])}.  ")
     lines += [f"On the wire per request: {wire['request']:,} bytes sent (JSON header and the",
-              f"2 MB tensor), {wire['answer']:,} received (header and both outputs), binary;",
+              f"tensor), {wire['answer']:,} received (header and both outputs), binary;",
               "a fresh instance also reads the model's metadata first (`load`).", ""]
     return lines
 
