@@ -450,9 +450,13 @@ def model_input(model: str, img: Image.Image) -> np.ndarray:
     does not depend on the pixels)."""
     if model == "centernet":
         import centernet as reference  # tests/reference/centernet.py
-        return reference.to_input(img)[0]
-    stretched = img.convert("RGB").resize((300, 300), Image.Resampling.BILINEAR)
-    return np.asarray(stretched, np.float32)[None]
+        tensor = reference.to_input(img)[0]
+    else:
+        stretched = img.convert("RGB").resize((300, 300), Image.Resampling.BILINEAR)
+        tensor = np.asarray(stretched, np.float32)[None]
+    # The pixel values, as the type the model's manifest says it takes.
+    manifest = json.loads((ROOT / "models" / model / "manifest.json").read_text())
+    return tensor.astype(np.uint8 if manifest["input"]["dtype"] == "uint8" else np.float32)
 
 
 def other_models(backends: list[str], images: dict[str, Path], args) -> dict:

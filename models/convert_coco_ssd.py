@@ -7,7 +7,7 @@ all pinned by sha256 below: the graph that @tensorflow-models/coco-ssd@2.2.3
 loads as its default base, `lite_mobilenet_v2` (the TF Object Detection API's
 `ssdlite_mobilenet_v2_coco` export). The result, `model.onnx`, has
 
-    input    `image`   float32 [1,300,300,3]  NHWC, RGB, pixel values 0..255,
+    input    `image`   uint8   [1,300,300,3]  NHWC, RGB, pixel values 0..255,
                                               the whole photo resized to 300x300
     output   `scores`  float32 [1,1917,90]    per-anchor sigmoid class scores;
                                               column c is COCO category id c + 1
@@ -80,6 +80,8 @@ INFO = tfjs_graph.ModelInfo(
     "coco_ssd", SHA256, "coco-ssd-lite-mobilenet-v2",
     "SSDLite MobileNetV2 300, TF.js coco-ssd (COCO, 80 classes)",
     input=("image", [1, INPUT_SIZE, INPUT_SIZE, 3], "NHWC", "RGB"),
+    # uint8 pixels: the graph's Preprocessor normalises them itself.
+    normalise=([0, 0, 0], [1, 1, 1]),
     outputs=[("scores", [1, ANCHORS, COLUMNS],
               "per-anchor sigmoid class scores; column c is COCO category id c + 1"),
              ("boxes", [1, ANCHORS, 4],
@@ -110,7 +112,7 @@ def manifest(model_bytes: bytes) -> dict:
         "preprocessing": {
             "resize": "the whole photo to 300x300 (no letterbox), bilinear as TensorFlow's "
                       "ResizeBilinear (align_corners and half_pixel_centers false) computes it",
-            "values": "RGB pixel values 0..255 as float32; the graph maps them to -1..1",
+            "values": "RGB pixel values 0..255 as uint8; the graph maps them to -1..1",
         },
         "postprocessing": {
             "class": "each anchor's best column; COCO id = column + 1, its name by labels.ids",
@@ -120,9 +122,9 @@ def manifest(model_bytes: bytes) -> dict:
             "box": "image x = x * width, image y = y * height",
         },
         "labels": {"file": "labels.txt", "count": len(CLASS_IDS), "ids": CLASS_IDS},
-        # What the detector reads; value = (pixel - mean) / std, pixel in 0..255.
+        # What the detector reads: the pixels, 0..255, as uint8.
         "preprocess": {"resize": "stretch", "filter": "tf-bilinear", "channels": "RGB",
-                       "layout": "NHWC", "mean": [0.0, 0.0, 0.0], "std": [1.0, 1.0, 1.0]},
+                       "layout": "NHWC"},
         "decoder": {"family": "ssd", "scores": "scores", "boxes": "boxes",
                     "anchors": ANCHORS, "columns": COLUMNS,
                     "box_order": ["ymin", "xmin", "ymax", "xmax"], "box_units": "normalized",

@@ -1070,6 +1070,10 @@ def normalised_input(name: str, info: ModelInfo):
     `NAME_normalised`, which the rest of the graph then reads instead of
     `name`; and their constants."""
     mean, std = info.normalise
+    if all(m == 0 for m in mean) and all(s == 1 for s in std):
+        # The pixel values as they are (the graph normalises further on).
+        return [helper.make_node("Cast", [name], [f"{name}_normalised"], name="Cast_pixels",
+                                 to=TensorProto.FLOAT)], []
     layout = info.input[2]
     shape = [1, 3, 1, 1] if layout == "NCHW" else [3]
     mean = np.array(mean, np.float32).reshape(shape)

@@ -29,6 +29,17 @@ CACHE = Path(os.environ.get("WASI_DETECT_CACHE")
              or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "wasi-detect")
 
 
+def as_input(x: np.ndarray, uint8: bool) -> np.ndarray:
+    """A reference input tensor, whole pixel values, as the model under test
+    takes it: uint8 for a model that takes the pixels (`ModelInfo.normalise`),
+    else float32."""
+    if not uint8:
+        return x.astype(np.float32)
+    if np.any(x != np.round(x)) or x.min() < 0 or x.max() > 255:
+        sys.exit("a reference input is not whole pixel values, 0 to 255")
+    return x.astype(np.uint8)
+
+
 def default_source(info: tfjs_graph.ModelInfo) -> Path:
     """Where models/build.sh keeps the npm tarball of `info`'s package."""
     # npm names the tarball of @scope/name "scope-name-<version>.tgz".

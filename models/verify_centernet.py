@@ -85,9 +85,10 @@ def onnx_runner(model: Path):
     opts.log_severity_level = 3
     sess = ort.InferenceSession(m.SerializeToString(), opts, providers=["CPUExecutionProvider"])
     names = [cc.OUTPUT_NAME, *cc.INNER_TENSORS.values()]
+    uint8 = sess.get_inputs()[0].type == "tensor(uint8)"
 
     def run(x):
-        det, kp, wh = sess.run(names, {cc.INFO.input[0]: x})
+        det, kp, wh = sess.run(names, {cc.INFO.input[0]: tfjs_reference.as_input(x, uint8)})
         return {"detections": det, "keypoints": nhwc(kp), "wh": nhwc(wh)}
     return run
 
@@ -101,9 +102,10 @@ def openvino_runner(model: Path):
     # float32 whatever the CPU: bf16 would move the outputs by up to ~1e-2.
     compiled = core.compile_model(m, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
     request = compiled.create_infer_request()
+    uint8 = compiled.input(0).get_element_type() == ov.Type.u8
 
     def run(x):
-        out = request.infer({cc.INFO.input[0]: x})
+        out = request.infer({cc.INFO.input[0]: tfjs_reference.as_input(x, uint8)})
         get = lambda name: out[compiled.output(name)].copy()  # noqa: E731
         return {"detections": get(cc.OUTPUT_NAME),
                 "keypoints": nhwc(get(cc.INNER_TENSORS["keypoints"])),

@@ -55,7 +55,9 @@ def onnx_runner(model: Path):
     opts = ort.SessionOptions()
     opts.log_severity_level = 3
     sess = ort.InferenceSession(str(model), opts, providers=["CPUExecutionProvider"])
-    return lambda x: dict(zip(SHAPES, sess.run(list(SHAPES), {cs.INFO.input[0]: x})))
+    uint8 = sess.get_inputs()[0].type == "tensor(uint8)"
+    return lambda x: dict(zip(SHAPES, sess.run(list(SHAPES), {
+        cs.INFO.input[0]: tfjs_reference.as_input(x, uint8)})))
 
 
 def openvino_runner(model: Path):
@@ -66,9 +68,10 @@ def openvino_runner(model: Path):
     compiled = core.compile_model(core.read_model(str(model)), "CPU",
                                   {"INFERENCE_PRECISION_HINT": "f32"})
     request = compiled.create_infer_request()
+    uint8 = compiled.input(0).get_element_type() == ov.Type.u8
 
     def run(x):
-        out = request.infer({cs.INFO.input[0]: x})
+        out = request.infer({cs.INFO.input[0]: tfjs_reference.as_input(x, uint8)})
         return {what: out[compiled.output(what)].copy() for what in SHAPES}
     return run
 
@@ -101,7 +104,7 @@ def main(argv=None) -> int:
 
     ok, worst = True, 0.0
     for name, x in tensors.items():
-        got = run(x.astype(np.float32))
+        got = run(x)
         for what in SHAPES:
             g, w = got[what], want[name][what]
             if list(g.shape) != list(w.shape):

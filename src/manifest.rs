@@ -501,10 +501,10 @@ pub(crate) mod tests {
 
     /// CenterNet's.
     pub(crate) const CENTERNET: &str = r#"{
-        "input": {"name": "images", "dtype": "float32", "shape": [1, 512, 512, 3],
+        "input": {"name": "images", "dtype": "uint8", "shape": [1, 512, 512, 3],
                   "layout": "NHWC", "channels": "RGB"},
         "preprocess": {"resize": "letterbox", "fill": [0, 0, 0], "channels": "RGB",
-                       "layout": "NHWC", "mean": [0.0, 0.0, 0.0], "std": [1.0, 1.0, 1.0]},
+                       "layout": "NHWC"},
         "decoder": {"family": "centernet", "detections": "detections", "rows": 100,
                     "columns": ["x1", "y1", "x2", "y2", "score", "class"],
                     "box_units": "input pixels", "nms": "class-agnostic"},
@@ -513,10 +513,10 @@ pub(crate) mod tests {
 
     /// coco-ssd's (SSDLite MobileNetV2), with its sparse COCO ids.
     pub(crate) const COCO_SSD: &str = r#"{
-        "input": {"name": "image", "dtype": "float32", "shape": [1, 300, 300, 3],
+        "input": {"name": "image", "dtype": "uint8", "shape": [1, 300, 300, 3],
                   "layout": "NHWC", "channels": "RGB"},
         "preprocess": {"resize": "stretch", "filter": "tf-bilinear", "channels": "RGB",
-                       "layout": "NHWC", "mean": [0.0, 0.0, 0.0], "std": [1.0, 1.0, 1.0]},
+                       "layout": "NHWC"},
         "decoder": {"family": "ssd", "scores": "scores", "boxes": "boxes", "anchors": 1917,
                     "columns": 90, "box_order": ["ymin", "xmin", "ymax", "xmax"],
                     "box_units": "normalized", "first_class_id": 1, "nms": "class-agnostic"},
@@ -594,7 +594,13 @@ pub(crate) mod tests {
     #[test]
     fn reads_centernets_and_yolos() {
         let m = Manifest::parse(CENTERNET).unwrap();
-        assert_eq!(m.preprocess, crate::preprocess::tests::centernet());
+        let pixels = Preprocess {
+            dtype: Dtype::Uint8,
+            mean: [0.0; 3],
+            std: [0.0; 3],
+            ..crate::preprocess::tests::centernet()
+        };
+        assert_eq!(m.preprocess, pixels);
         let Decoder::CenterNet(d) = &m.decoder else {
             panic!("{:?}", m.decoder)
         };

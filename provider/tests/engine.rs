@@ -112,11 +112,15 @@ fn tract_runs_centernet_as_onnx_runtime_does() {
     let read = |file: String| floats(&dump.join(file));
     for image in images {
         let stem = image.trim_end_matches(".png");
-        let input = F32Tensor {
+        // The pixel values, as uint8: the model takes them so.
+        let input = Input::U8 {
             dimensions: vec![1, 512, 512, 3],
-            values: read(format!("{stem}.input.f32")),
+            values: read(format!("{stem}.input.f32"))
+                .iter()
+                .map(|&v| v as u8)
+                .collect(),
         };
-        let out = session.run(vec![("images".into(), input.into())]).unwrap();
+        let out = session.run(vec![("images".into(), input)]).unwrap();
         assert_eq!(out[0].1.dimensions, [1, 100, 6]);
         let got: Vec<&[f32]> = out[0].1.values.chunks_exact(6).collect();
         let want = read(format!("{stem}.detections.f32"));

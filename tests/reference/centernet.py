@@ -148,6 +148,10 @@ class Detector:
         self.labels = (labels or Path(model).with_name("labels.txt")).read_text().splitlines()
 
     def run(self, tensor: np.ndarray) -> np.ndarray:
+        # The pixel values, as the type the model takes (uint8 since its
+        # conversion says so; float32 before).
+        if self.session.get_inputs()[0].type == "tensor(uint8)":
+            tensor = tensor.astype(np.uint8)
         return self.session.run([OUTPUT_NAME], {INPUT_NAME: tensor})[0]
 
     def detect(self, path, threshold=THRESHOLD, max_det=20, resize="letterbox",
