@@ -401,7 +401,8 @@ def kserve_section(r: dict) -> list[str]:
              "`wasi-detect-host v2` (the host's ONNX Runtime behind the same protocol, no",
              f"Python). NanoDet, the small photo, {small}; the native build measured in the",
              "same section. The server alone: the same binary infer request from Python,",
-             "no component.", "",
+             "no component. The rows marked Spin are served as Spin serves the build:",
+             "Spin's engine settings, a fresh instance per request, no admission gate.", "",
              "| build | p50 | p90 | inference step | copies in and out | load | req/s at 1 | 2 | 4 |",
              "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     rows = [("native, ONNX Runtime in the host", k["native"]),
