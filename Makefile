@@ -23,7 +23,7 @@ setup: host model component browser examples
 # the detector composed with the tract-based wasi-nn provider and the settings
 # component (Spin's application variables). MODEL (a folder of models/) is
 # built in, pre-initialised; `make portable MODEL=` builds code only. The
-# default is coco-ssd: tract in wasm runs it 2.5 times as fast as NanoDet.
+# default is coco-ssd: tract in wasm runs it 2.6 times as fast as NanoDet.
 MODEL ?= coco-ssd
 portable: host
 	@MODEL="$(MODEL)" bash scripts/build-portable.sh >/dev/null
