@@ -11,7 +11,7 @@
 //! block ends, from a 64-bit bit buffer with lookup tables that skip one or
 //! two codes with their value bits in one step: 10.4 ms in the component.
 //!
-//! The detector calls it for a JPEG it decodes at 1/8 (`src/decode.rs`).
+//! The detector calls it for a JPEG it decodes at 1/8 (`src/decode/jpeg.rs`).
 //! It takes the common case only: baseline (SOF0/SOF1), 8-bit, Huffman,
 //! greyscale or YCbCr (JFIF), one interleaved scan, sampling factors of 1
 //! or 2, restart markers. Anything else, and any damage, is `None`, and
