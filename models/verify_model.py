@@ -18,14 +18,18 @@ from pathlib import Path
 
 import numpy as np
 
+import convert_nanodet
+
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_VECTORS = ROOT / "tests" / "vectors"
 DEFAULT_MODEL = ROOT / "models" / "nanodet" / "model.onnx"
 
 
-# NanoDet's normalisation, the reference input's: `(pixel - mean) / std`.
-MEAN = np.array([103.53, 116.28, 123.675], np.float32).reshape(1, 3, 1, 1)
-STD = np.array([57.375, 57.12, 58.395], np.float32).reshape(1, 3, 1, 1)
+# NanoDet's normalisation, the reference input's: `(pixel - mean) / std`,
+# as the conversion puts it in the graph (a wrong one would not give back
+# whole pixel values, which `pixels` checks).
+MEAN = np.array(convert_nanodet.MEAN_BGR, np.float32).reshape(1, 3, 1, 1)
+STD = np.array(convert_nanodet.STD_BGR, np.float32).reshape(1, 3, 1, 1)
 
 
 def load_tensor(folder: Path, spec: dict) -> np.ndarray:
