@@ -9,7 +9,7 @@ PORT ?= 8080
 BACKEND ?= onnx
 export PORT BACKEND
 
-.PHONY: run run-kserve setup host model component browser portable kserve examples browser-deps test lint reference-test pixels-wasm fuzz fuzz-ci load bench clean
+.PHONY: run run-kserve setup host model component browser portable kserve examples browser-deps test lint reference-test pixels-wasm gemm-wasm fuzz fuzz-ci load bench clean
 
 run: setup
 	@bash scripts/serve.sh
@@ -74,7 +74,7 @@ component:
 	@bash scripts/build-component.sh >/dev/null
 	@wc -c < dist/wasi-detect.wasm | xargs -I{} echo "component: dist/wasi-detect.wasm ({} bytes)"
 
-test: setup portable kserve browser-deps lint reference-test pixels-wasm fuzz-ci
+test: setup portable kserve browser-deps lint reference-test pixels-wasm gemm-wasm fuzz-ci
 	cargo test --locked --workspace
 	@$(MAKE) --no-print-directory load LOAD_SECONDS=30
 
@@ -114,6 +114,11 @@ bench: setup portable kserve browser-deps
 # The pixel kernels' tests compiled to wasm with SIMD, run by Node's WASI.
 pixels-wasm:
 	@bash scripts/test-pixels-wasm.sh
+
+# The portable provider's matrix kernel's tests, compiled to wasm, run by
+# the host's wasmtime.
+gemm-wasm: host
+	@bash scripts/test-gemm-wasm.sh
 
 # The Python reference itself, against the shared vectors.
 reference-test:

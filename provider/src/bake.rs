@@ -78,6 +78,7 @@ pub fn is_baking() -> bool {
 
 /// Runs `bake` with freed memory zeroed, then resets wasi-libc's caches of
 /// the environment and the preopened directories.
+#[cfg_attr(test, allow(dead_code))] // called by the exports, which unit tests leave out
 pub fn baking<T>(bake: impl FnOnce() -> T) -> T {
     BAKING.store(true, Ordering::Relaxed);
     let baked = bake();

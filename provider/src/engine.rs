@@ -274,9 +274,9 @@ impl Model {
 
     /// The matrix kernels the optimised plan multiplies with, one entry per
     /// matrix product (a product may hold several kernels, one per shape
-    /// mode). On wasm they must be tract's SIMD kernels (`wasm_f32_*`):
-    /// tract registers its kernels through constructors, and a generic
-    /// kernel here would mean they never ran.
+    /// mode). On wasm they must be the provider's own (`gemm`) or tract's
+    /// SIMD kernels (`wasm_f32_*`): kernels register themselves through
+    /// constructors, and a generic kernel here would mean they never ran.
     pub fn matmul_kernels(&self) -> Vec<String> {
         self.plan
             .model()

@@ -7,13 +7,20 @@
 //! - [`engine`]: ONNX models with tract, and the tensor byte layout;
 //!   host-free, unit-tested natively.
 //! - `exports` (in the component only): the wasi-nn resources over it.
+//! - `gemm` (in the component): a matrix kernel that fits wasm's 16 vector
+//!   registers on x86-64, chosen over tract's own.
 //! - `bake` (in the component): a model pre-initialised at build time by
 //!   Wizer.
 
 pub mod engine;
 
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+mod gemm;
+
 #[cfg(target_arch = "wasm32")]
 mod bake;
 
-#[cfg(target_arch = "wasm32")]
+// Not in the wasm unit tests (scripts/test-gemm-wasm.sh): its resources
+// need a component host.
+#[cfg(all(target_arch = "wasm32", not(test)))]
 mod exports;
