@@ -140,8 +140,12 @@ unsafe fn run_ops(ops: &[FusedKerSpec<f32>]) -> isize {
                         *v = v128_load(p.add(i));
                     }
                 }
-                FusedKerSpec::ScalarMin(s) => scalar(&mut acc, s, |s, a| f32x4_min(s, a)),
-                FusedKerSpec::ScalarMax(s) => scalar(&mut acc, s, |s, a| f32x4_max(s, a)),
+                // `pmin(a, s)` is `s < a ? s : a`, tract's own minimum (its
+                // generic kernel's), and one `minps` on x86-64: wasm's
+                // `f32x4.min`, with its NaN and signed-zero rules, is about
+                // ten instructions there, on every ReLU6 of every tile.
+                FusedKerSpec::ScalarMin(s) => scalar(&mut acc, s, |s, a| f32x4_pmin(a, s)),
+                FusedKerSpec::ScalarMax(s) => scalar(&mut acc, s, |s, a| f32x4_pmax(a, s)),
                 FusedKerSpec::ScalarAdd(s) => scalar(&mut acc, s, |s, a| f32x4_add(s, a)),
                 FusedKerSpec::ScalarMul(s) => scalar(&mut acc, s, |s, a| f32x4_mul(s, a)),
                 FusedKerSpec::ScalarSub(s) => scalar(&mut acc, s, |s, a| f32x4_sub(s, a)),
@@ -153,14 +157,14 @@ unsafe fn run_ops(ops: &[FusedKerSpec<f32>]) -> isize {
                         *v = v128_bitselect(*v, f32x4_mul(s, *v), f32x4_gt(*v, zero));
                     }
                 }
-                FusedKerSpec::PerRowMin(p) => per_row(&mut acc, p, |s, a| f32x4_min(s, a)),
-                FusedKerSpec::PerRowMax(p) => per_row(&mut acc, p, |s, a| f32x4_max(s, a)),
+                FusedKerSpec::PerRowMin(p) => per_row(&mut acc, p, |s, a| f32x4_pmin(a, s)),
+                FusedKerSpec::PerRowMax(p) => per_row(&mut acc, p, |s, a| f32x4_pmax(a, s)),
                 FusedKerSpec::PerRowAdd(p) => per_row(&mut acc, p, |s, a| f32x4_add(s, a)),
                 FusedKerSpec::PerRowMul(p) => per_row(&mut acc, p, |s, a| f32x4_mul(s, a)),
                 FusedKerSpec::PerRowSub(p) => per_row(&mut acc, p, |s, a| f32x4_sub(s, a)),
                 FusedKerSpec::PerRowSubF(p) => per_row(&mut acc, p, |s, a| f32x4_sub(a, s)),
-                FusedKerSpec::PerColMin(p) => per_col(&mut acc, p, |s, a| f32x4_min(s, a)),
-                FusedKerSpec::PerColMax(p) => per_col(&mut acc, p, |s, a| f32x4_max(s, a)),
+                FusedKerSpec::PerColMin(p) => per_col(&mut acc, p, |s, a| f32x4_pmin(a, s)),
+                FusedKerSpec::PerColMax(p) => per_col(&mut acc, p, |s, a| f32x4_pmax(a, s)),
                 FusedKerSpec::PerColAdd(p) => per_col(&mut acc, p, |s, a| f32x4_add(s, a)),
                 FusedKerSpec::PerColMul(p) => per_col(&mut acc, p, |s, a| f32x4_mul(s, a)),
                 FusedKerSpec::PerColSub(p) => per_col(&mut acc, p, |s, a| f32x4_sub(s, a)),
@@ -369,12 +373,12 @@ mod tests {
             (
                 "scalar min",
                 FusedKerSpec::ScalarMin(s),
-                Box::new(move |v, _, _| v.min(s)),
+                Box::new(move |v, _, _| if s < v { s } else { v }),
             ),
             (
                 "scalar max",
                 FusedKerSpec::ScalarMax(s),
-                Box::new(move |v, _, _| v.max(s)),
+                Box::new(move |v, _, _| if s > v { s } else { v }),
             ),
             (
                 "scalar add",
@@ -404,8 +408,20 @@ mod tests {
         ];
         let mut cases = cases;
         let per_row: [VectorCase; 6] = [
-            ("per row min", FusedKerSpec::PerRowMin, |p, v| p.min(v)),
-            ("per row max", FusedKerSpec::PerRowMax, |p, v| p.max(v)),
+            ("per row min", FusedKerSpec::PerRowMin, |p, v| {
+                if p < v {
+                    p
+                } else {
+                    v
+                }
+            }),
+            ("per row max", FusedKerSpec::PerRowMax, |p, v| {
+                if p > v {
+                    p
+                } else {
+                    v
+                }
+            }),
             ("per row add", FusedKerSpec::PerRowAdd, |p, v| p + v),
             ("per row mul", FusedKerSpec::PerRowMul, |p, v| p * v),
             ("per row sub", FusedKerSpec::PerRowSub, |p, v| p - v),
@@ -420,8 +436,20 @@ mod tests {
             ));
         }
         let per_col: [VectorCase; 6] = [
-            ("per col min", FusedKerSpec::PerColMin, |p, v| p.min(v)),
-            ("per col max", FusedKerSpec::PerColMax, |p, v| p.max(v)),
+            ("per col min", FusedKerSpec::PerColMin, |p, v| {
+                if p < v {
+                    p
+                } else {
+                    v
+                }
+            }),
+            ("per col max", FusedKerSpec::PerColMax, |p, v| {
+                if p > v {
+                    p
+                } else {
+                    v
+                }
+            }),
             ("per col add", FusedKerSpec::PerColAdd, |p, v| p + v),
             ("per col mul", FusedKerSpec::PerColMul, |p, v| p * v),
             ("per col sub", FusedKerSpec::PerColSub, |p, v| p - v),
