@@ -36,7 +36,7 @@
 use std::arch::wasm32::*;
 use std::sync::LazyLock;
 use tract_linalg::isa::Arch;
-use tract_linalg::mmm::{DynKernel, FusedKerSpec, MatMatMul, Query, Suitable};
+use tract_linalg::mmm::{DynKernel, FusedKerSpec, MatMatMul, OutputStoreKer, Query, Suitable};
 use tract_linalg::mmm_routines::MmmRoutine;
 use tract_linalg::mmm_tiers::MmmTier;
 use tract_linalg::pack::Packing;
@@ -126,8 +126,13 @@ fn scalar(acc: &mut Tile, s: f32, op: impl Fn(v128, v128) -> v128) {
 }
 
 /// Runs one tile's list of operations, as tract's kernels do: the list
-/// ends with `Done`.
+/// ends with `Done`. A convolution's usual tile takes the straight path
+/// ([`ConvTile`]); any other list, the loop over its operations.
 unsafe fn run_ops(ops: &[FusedKerSpec<f32>]) -> isize {
+    if let Some(tile) = ConvTile::of(ops) {
+        unsafe { tile.run() };
+        return 0;
+    }
     let mut acc: Tile = [f32x4_splat(0.0); 2 * MR];
     for op in ops {
         unsafe {
@@ -180,16 +185,7 @@ unsafe fn run_ops(ops: &[FusedKerSpec<f32>]) -> isize {
                 FusedKerSpec::ShiftLeft(shift) => {
                     scalar(&mut acc, 2f32.powi(shift as i32), |s, a| f32x4_mul(s, a))
                 }
-                FusedKerSpec::AddUnicast(tile) => {
-                    let mut row = tile.ptr as *const u8;
-                    for r in 0..MR {
-                        let at = |c: isize| *(row.offset(tile.col_byte_stride * c) as *const f32);
-                        acc[2 * r] = f32x4_add(acc[2 * r], f32x4(at(0), at(1), at(2), at(3)));
-                        acc[2 * r + 1] =
-                            f32x4_add(acc[2 * r + 1], f32x4(at(4), at(5), at(6), at(7)));
-                        row = row.offset(tile.row_byte_stride);
-                    }
-                }
+                FusedKerSpec::AddUnicast(tile) => add_unicast(&mut acc, &tile),
                 FusedKerSpec::AddRowColProducts(rows, cols) => {
                     let cols = cols as *const v128;
                     let (lo, hi) = (v128_load(cols), v128_load(cols.add(1)));
@@ -199,27 +195,135 @@ unsafe fn run_ops(ops: &[FusedKerSpec<f32>]) -> isize {
                         acc[2 * r + 1] = madd(acc[2 * r + 1], s, hi);
                     }
                 }
-                FusedKerSpec::Store(tile) => {
-                    let mut row = tile.ptr;
-                    for r in 0..MR {
-                        let at = |c: isize| row.offset(tile.col_byte_stride * c) as *mut f32;
-                        let (lo, hi) = (acc[2 * r], acc[2 * r + 1]);
-                        *at(0) = f32x4_extract_lane::<0>(lo);
-                        *at(1) = f32x4_extract_lane::<1>(lo);
-                        *at(2) = f32x4_extract_lane::<2>(lo);
-                        *at(3) = f32x4_extract_lane::<3>(lo);
-                        *at(4) = f32x4_extract_lane::<0>(hi);
-                        *at(5) = f32x4_extract_lane::<1>(hi);
-                        *at(6) = f32x4_extract_lane::<2>(hi);
-                        *at(7) = f32x4_extract_lane::<3>(hi);
-                        row = row.offset(tile.row_byte_stride);
-                    }
-                }
+                FusedKerSpec::Store(tile) => store(&acc, &tile),
                 FusedKerSpec::AddMatMul { k, pa, pb, .. } => add_mat_mul(&mut acc, k, pa, pb),
             }
         }
     }
     0
+}
+
+/// The tile of almost every convolution (coco-ssd: over 99% of them):
+/// products from zero, a residual tile added, a bias per row or per column,
+/// a ReLU6's maximum and minimum, stored; each but the products and the
+/// store optional, in that order (tract's). Run without the loop over the
+/// operations, whose dispatch keeps the accumulators on the stack and
+/// stores and reloads them around every operation; here they stay in
+/// registers. The same operations in the same order: the same bits.
+struct ConvTile {
+    k: usize,
+    pa: *const u8,
+    pb: *const u8,
+    residual: Option<OutputStoreKer>,
+    bias: Bias,
+    max: Option<f32>,
+    min: Option<f32>,
+    out: OutputStoreKer,
+}
+
+enum Bias {
+    None,
+    PerRow(*const f32),
+    PerCol(*const f32),
+}
+
+impl ConvTile {
+    /// The tile, if `ops` is one: `Clear, AddMatMul, [AddUnicast],
+    /// [PerRowAdd | PerColAdd], [ScalarMax], [ScalarMin], Store, Done`.
+    fn of(ops: &[FusedKerSpec<f32>]) -> Option<ConvTile> {
+        use FusedKerSpec::*;
+        let [Clear, AddMatMul { k, pa, pb, .. }, rest @ ..] = ops else {
+            return None;
+        };
+        let mut rest = rest.iter().copied().peekable();
+        let residual = rest.next_if(|op| matches!(op, AddUnicast(_)));
+        let bias = match rest.next_if(|op| matches!(op, PerRowAdd(_) | PerColAdd(_))) {
+            Some(PerRowAdd(p)) => Bias::PerRow(p),
+            Some(PerColAdd(p)) => Bias::PerCol(p),
+            _ => Bias::None,
+        };
+        let max = rest.next_if(|op| matches!(op, ScalarMax(_)));
+        let min = rest.next_if(|op| matches!(op, ScalarMin(_)));
+        let (Some(Store(out)), Some(Done)) = (rest.next(), rest.next()) else {
+            return None;
+        };
+        Some(ConvTile {
+            k: *k,
+            pa: *pa,
+            pb: *pb,
+            residual: residual.map(|op| match op {
+                AddUnicast(t) => t,
+                _ => unreachable!(),
+            }),
+            bias,
+            max: max.map(|op| match op {
+                ScalarMax(m) => m,
+                _ => unreachable!(),
+            }),
+            min: min.map(|op| match op {
+                ScalarMin(m) => m,
+                _ => unreachable!(),
+            }),
+            out,
+        })
+    }
+
+    unsafe fn run(&self) {
+        let mut acc: Tile = [f32x4_splat(0.0); 2 * MR];
+        unsafe {
+            add_mat_mul(&mut acc, self.k, self.pa, self.pb);
+            if let Some(tile) = &self.residual {
+                add_unicast(&mut acc, tile);
+            }
+            match self.bias {
+                Bias::None => {}
+                Bias::PerRow(p) => per_row(&mut acc, p, |s, a| f32x4_add(s, a)),
+                Bias::PerCol(p) => per_col(&mut acc, p, |s, a| f32x4_add(s, a)),
+            }
+            if let Some(m) = self.max {
+                scalar(&mut acc, m, |s, a| f32x4_pmax(a, s));
+            }
+            if let Some(m) = self.min {
+                scalar(&mut acc, m, |s, a| f32x4_pmin(a, s));
+            }
+            store(&acc, &self.out);
+        }
+    }
+}
+
+/// `acc += tile`, a tile of f32 at any strides.
+#[inline(always)]
+unsafe fn add_unicast(acc: &mut Tile, tile: &OutputStoreKer) {
+    let mut row = tile.ptr as *const u8;
+    for r in 0..MR {
+        unsafe {
+            let at = |c: isize| *(row.offset(tile.col_byte_stride * c) as *const f32);
+            acc[2 * r] = f32x4_add(acc[2 * r], f32x4(at(0), at(1), at(2), at(3)));
+            acc[2 * r + 1] = f32x4_add(acc[2 * r + 1], f32x4(at(4), at(5), at(6), at(7)));
+            row = row.offset(tile.row_byte_stride);
+        }
+    }
+}
+
+/// The tile into f32 at any strides.
+#[inline(always)]
+unsafe fn store(acc: &Tile, tile: &OutputStoreKer) {
+    let mut row = tile.ptr;
+    for r in 0..MR {
+        unsafe {
+            let at = |c: isize| row.offset(tile.col_byte_stride * c) as *mut f32;
+            let (lo, hi) = (acc[2 * r], acc[2 * r + 1]);
+            *at(0) = f32x4_extract_lane::<0>(lo);
+            *at(1) = f32x4_extract_lane::<1>(lo);
+            *at(2) = f32x4_extract_lane::<2>(lo);
+            *at(3) = f32x4_extract_lane::<3>(lo);
+            *at(4) = f32x4_extract_lane::<0>(hi);
+            *at(5) = f32x4_extract_lane::<1>(hi);
+            *at(6) = f32x4_extract_lane::<2>(hi);
+            *at(7) = f32x4_extract_lane::<3>(hi);
+            row = row.offset(tile.row_byte_stride);
+        }
+    }
 }
 
 /// The hot loop. A is packed `[k][4]`: one vector per step, each row's
@@ -284,7 +388,6 @@ unsafe fn add_mat_mul(acc: &mut Tile, k: usize, pa: *const u8, pb: *const u8) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tract_linalg::mmm::OutputStoreKer;
 
     /// Deterministic values in [-2, 2).
     fn values(n: usize, seed: u32) -> Vec<f32> {
@@ -494,5 +597,78 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_convolutions_tile_takes_the_straight_path_with_the_same_bits() {
+        let k = 19;
+        let a = values(k * MR, 21);
+        let b = values(k * NR, 22);
+        let rows = values(MR, 23);
+        let cols = values(NR, 24);
+        let mut residual = values(MR * NR, 25);
+        for (with_residual, bias, clamp) in [
+            (false, 0, false),
+            (true, 1, true),
+            (false, 2, true),
+            (true, 0, false),
+            (false, 1, false),
+        ] {
+            let mut ops = vec![
+                FusedKerSpec::Clear,
+                FusedKerSpec::AddMatMul {
+                    k,
+                    pa: a.as_ptr() as *const u8,
+                    pb: b.as_ptr() as *const u8,
+                    packing: 0,
+                },
+            ];
+            if with_residual {
+                ops.push(FusedKerSpec::AddUnicast(store(&mut residual, false)));
+            }
+            match bias {
+                1 => ops.push(FusedKerSpec::PerRowAdd(rows.as_ptr())),
+                2 => ops.push(FusedKerSpec::PerColAdd(cols.as_ptr())),
+                _ => {}
+            }
+            if clamp {
+                ops.push(FusedKerSpec::ScalarMax(-0.5));
+                ops.push(FusedKerSpec::ScalarMin(0.7));
+            }
+            let mut out = vec![f32::NAN; MR * NR];
+            ops.push(FusedKerSpec::Store(store(&mut out, false)));
+            ops.push(FusedKerSpec::Done);
+            assert!(ConvTile::of(&ops).is_some());
+            assert_eq!(unsafe { run_ops(&ops) }, 0);
+            for r in 0..MR {
+                for c in 0..NR {
+                    let mut v = 0f32;
+                    for i in 0..k {
+                        v += a[i * MR + r] * b[i * NR + c];
+                    }
+                    if with_residual {
+                        v += residual[r * NR + c];
+                    }
+                    v = match bias {
+                        1 => rows[r] + v,
+                        2 => cols[c] + v,
+                        _ => v,
+                    };
+                    if clamp {
+                        v = if -0.5 > v { -0.5 } else { v };
+                        v = if 0.7 < v { 0.7 } else { v };
+                    }
+                    let at = r * NR + c;
+                    assert_eq!(out[at].to_bits(), v.to_bits(), "({r}, {c}) {ops:?}");
+                }
+            }
+        }
+        // Anything else takes the loop.
+        let other = [
+            FusedKerSpec::Clear,
+            FusedKerSpec::LeakyRelu(0.1),
+            FusedKerSpec::Done,
+        ];
+        assert!(ConvTile::of(&other).is_none());
     }
 }
