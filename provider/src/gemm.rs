@@ -80,7 +80,7 @@ inventory::submit! {
     MmmTier {
         arch: Some(Arch::Wasm32Simd128),
         precedence: 2,
-        name: "wasi-nn-tract-6x8",
+        name: "wasi-nn-tract-4x8",
         applies: |_| true,
         preferred,
     }
