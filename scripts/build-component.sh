@@ -19,10 +19,7 @@ case "${WASIP:-2}" in
     *) die "WASIP=$WASIP: use 2 or 3" ;;
 esac
 
-if ! rustup target list --installed | grep -qx wasm32-wasip2; then
-    log "installing the Rust target wasm32-wasip2"
-    rustup target add wasm32-wasip2 >&2
-fi
+rust_target wasm32-wasip2
 cargo build --quiet --release --locked --target wasm32-wasip2 --manifest-path "$ROOT/Cargo.toml" \
     --target-dir "$target_dir" "${features[@]}" >&2
 built="$target_dir/wasm32-wasip2/release/wasi_detect.wasm"

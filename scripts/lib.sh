@@ -18,6 +18,14 @@ hash_inputs() {
       done; } | sha256sum | cut -c1-16
 }
 
+# Installs the Rust target $1 with rustup, once.
+rust_target() {
+    if ! rustup target list --installed | grep -qx "$1"; then
+        log "installing the Rust target $1"
+        rustup target add "$1" >&2
+    fi
+}
+
 # Installs Debian packages with apt-get (as root, or through sudo).
 apt_install() {
     local sudo=""

@@ -4,10 +4,7 @@
 # so its unit tests run there, under the host's wasmtime.
 . "$(dirname "$0")/lib.sh"
 
-if ! rustup target list --installed | grep -qx wasm32-wasip1; then
-    log "installing the Rust target wasm32-wasip1"
-    rustup target add wasm32-wasip1 >&2
-fi
+rust_target wasm32-wasip1
 host="$(bash "$ROOT/scripts/build-host.sh")"
 CARGO_TARGET_WASM32_WASIP1_RUNNER="$host run" \
 CARGO_TARGET_WASM32_WASIP1_RUSTFLAGS="-C target-feature=+simd128" \

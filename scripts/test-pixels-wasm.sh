@@ -9,10 +9,7 @@
 # finds its images (Node's WASI crashes now and then in this one).
 . "$(dirname "$0")/lib.sh"
 
-if ! rustup target list --installed | grep -qx wasm32-wasip1; then
-    log "installing the Rust target wasm32-wasip1"
-    rustup target add wasm32-wasip1 >&2
-fi
+rust_target wasm32-wasip1
 export CARGO_TARGET_WASM32_WASIP1_RUNNER="node --no-warnings $ROOT/scripts/wasi-run.mjs"
 export CARGO_TARGET_WASM32_WASIP1_RUSTFLAGS="-C target-feature=+simd128"
 cargo test --locked --quiet --manifest-path "$ROOT/Cargo.toml" -p pixels --target wasm32-wasip1
