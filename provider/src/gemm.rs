@@ -95,6 +95,21 @@ fn madd(acc: v128, a: v128, b: v128) -> v128 {
 /// The tile: row `r` is `acc[2r]` (columns 0-3) and `acc[2r + 1]` (4-7).
 type Tile = [v128; 2 * MR];
 
+/// `min(s, a)` as tract's own kernels take it, `s < a ? s : a`:
+/// `f32x4.pmin(a, s)` is exactly that and one `minps` on x86-64, where
+/// wasm's `f32x4.min`, with its NaN and signed-zero rules, is about ten
+/// instructions, on every ReLU6 of every tile.
+#[inline(always)]
+fn min(s: v128, a: v128) -> v128 {
+    f32x4_pmin(a, s)
+}
+
+/// `max(s, a)`, `s > a ? s : a`, as [`min`].
+#[inline(always)]
+fn max(s: v128, a: v128) -> v128 {
+    f32x4_pmax(a, s)
+}
+
 /// `acc = op(splat(p[row]), acc)`, one value per row.
 #[inline(always)]
 unsafe fn per_row(acc: &mut Tile, p: *const f32, op: impl Fn(v128, v128) -> v128) {
@@ -145,12 +160,8 @@ unsafe fn run_ops(ops: &[FusedKerSpec<f32>]) -> isize {
                         *v = v128_load(p.add(i));
                     }
                 }
-                // `pmin(a, s)` is `s < a ? s : a`, tract's own minimum (its
-                // generic kernel's), and one `minps` on x86-64: wasm's
-                // `f32x4.min`, with its NaN and signed-zero rules, is about
-                // ten instructions there, on every ReLU6 of every tile.
-                FusedKerSpec::ScalarMin(s) => scalar(&mut acc, s, |s, a| f32x4_pmin(a, s)),
-                FusedKerSpec::ScalarMax(s) => scalar(&mut acc, s, |s, a| f32x4_pmax(a, s)),
+                FusedKerSpec::ScalarMin(s) => scalar(&mut acc, s, min),
+                FusedKerSpec::ScalarMax(s) => scalar(&mut acc, s, max),
                 FusedKerSpec::ScalarAdd(s) => scalar(&mut acc, s, |s, a| f32x4_add(s, a)),
                 FusedKerSpec::ScalarMul(s) => scalar(&mut acc, s, |s, a| f32x4_mul(s, a)),
                 FusedKerSpec::ScalarSub(s) => scalar(&mut acc, s, |s, a| f32x4_sub(s, a)),
@@ -162,14 +173,14 @@ unsafe fn run_ops(ops: &[FusedKerSpec<f32>]) -> isize {
                         *v = v128_bitselect(*v, f32x4_mul(s, *v), f32x4_gt(*v, zero));
                     }
                 }
-                FusedKerSpec::PerRowMin(p) => per_row(&mut acc, p, |s, a| f32x4_pmin(a, s)),
-                FusedKerSpec::PerRowMax(p) => per_row(&mut acc, p, |s, a| f32x4_pmax(a, s)),
+                FusedKerSpec::PerRowMin(p) => per_row(&mut acc, p, min),
+                FusedKerSpec::PerRowMax(p) => per_row(&mut acc, p, max),
                 FusedKerSpec::PerRowAdd(p) => per_row(&mut acc, p, |s, a| f32x4_add(s, a)),
                 FusedKerSpec::PerRowMul(p) => per_row(&mut acc, p, |s, a| f32x4_mul(s, a)),
                 FusedKerSpec::PerRowSub(p) => per_row(&mut acc, p, |s, a| f32x4_sub(s, a)),
                 FusedKerSpec::PerRowSubF(p) => per_row(&mut acc, p, |s, a| f32x4_sub(a, s)),
-                FusedKerSpec::PerColMin(p) => per_col(&mut acc, p, |s, a| f32x4_pmin(a, s)),
-                FusedKerSpec::PerColMax(p) => per_col(&mut acc, p, |s, a| f32x4_pmax(a, s)),
+                FusedKerSpec::PerColMin(p) => per_col(&mut acc, p, min),
+                FusedKerSpec::PerColMax(p) => per_col(&mut acc, p, max),
                 FusedKerSpec::PerColAdd(p) => per_col(&mut acc, p, |s, a| f32x4_add(s, a)),
                 FusedKerSpec::PerColMul(p) => per_col(&mut acc, p, |s, a| f32x4_mul(s, a)),
                 FusedKerSpec::PerColSub(p) => per_col(&mut acc, p, |s, a| f32x4_sub(s, a)),
@@ -236,14 +247,23 @@ impl ConvTile {
             return None;
         };
         let mut rest = rest.iter().copied().peekable();
-        let residual = rest.next_if(|op| matches!(op, AddUnicast(_)));
-        let bias = match rest.next_if(|op| matches!(op, PerRowAdd(_) | PerColAdd(_))) {
-            Some(PerRowAdd(p)) => Bias::PerRow(p),
-            Some(PerColAdd(p)) => Bias::PerCol(p),
-            _ => Bias::None,
-        };
-        let max = rest.next_if(|op| matches!(op, ScalarMax(_)));
-        let min = rest.next_if(|op| matches!(op, ScalarMin(_)));
+        let residual = take(&mut rest, |op| match op {
+            AddUnicast(t) => Some(t),
+            _ => None,
+        });
+        let bias = take(&mut rest, |op| match op {
+            PerRowAdd(p) => Some(Bias::PerRow(p)),
+            PerColAdd(p) => Some(Bias::PerCol(p)),
+            _ => None,
+        });
+        let max = take(&mut rest, |op| match op {
+            ScalarMax(m) => Some(m),
+            _ => None,
+        });
+        let min = take(&mut rest, |op| match op {
+            ScalarMin(m) => Some(m),
+            _ => None,
+        });
         let (Some(Store(out)), Some(Done)) = (rest.next(), rest.next()) else {
             return None;
         };
@@ -251,19 +271,10 @@ impl ConvTile {
             k: *k,
             pa: *pa,
             pb: *pb,
-            residual: residual.map(|op| match op {
-                AddUnicast(t) => t,
-                _ => unreachable!(),
-            }),
-            bias,
-            max: max.map(|op| match op {
-                ScalarMax(m) => m,
-                _ => unreachable!(),
-            }),
-            min: min.map(|op| match op {
-                ScalarMin(m) => m,
-                _ => unreachable!(),
-            }),
+            residual,
+            bias: bias.unwrap_or(Bias::None),
+            max,
+            min,
             out,
         })
     }
@@ -281,14 +292,24 @@ impl ConvTile {
                 Bias::PerCol(p) => per_col(&mut acc, p, |s, a| f32x4_add(s, a)),
             }
             if let Some(m) = self.max {
-                scalar(&mut acc, m, |s, a| f32x4_pmax(a, s));
+                scalar(&mut acc, m, max);
             }
             if let Some(m) = self.min {
-                scalar(&mut acc, m, |s, a| f32x4_pmin(a, s));
+                scalar(&mut acc, m, min);
             }
             store(&acc, &self.out);
         }
     }
+}
+
+/// The next operation, taken if `part` finds in it what it is after.
+fn take<T>(
+    ops: &mut std::iter::Peekable<impl Iterator<Item = FusedKerSpec<f32>>>,
+    part: impl Fn(FusedKerSpec<f32>) -> Option<T>,
+) -> Option<T> {
+    let found = part(*ops.peek()?)?;
+    ops.next();
+    Some(found)
 }
 
 /// `acc += tile`, a tile of f32 at any strides.
