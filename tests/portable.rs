@@ -213,6 +213,71 @@ fn a_fresh_instance_per_request_starts_with_the_model_optimised() {
     );
 }
 
+/// For each core module of a component with data: its active data
+/// segments' extent in its memory (first and last initialised byte) and
+/// their length.
+fn data_extents(component: &[u8]) -> Vec<(u64, u64, u64)> {
+    let mut extents = Vec::new();
+    let mut module = (u64::MAX, 0, 0);
+    for payload in wasmparser::Parser::new(0).parse_all(component) {
+        match payload.expect("a valid component") {
+            wasmparser::Payload::DataSection(section) => {
+                for data in section {
+                    let data = data.unwrap();
+                    let wasmparser::DataKind::Active { offset_expr, .. } = data.kind else {
+                        continue;
+                    };
+                    let mut ops = offset_expr.get_operators_reader();
+                    let wasmparser::Operator::I32Const { value } = ops.read().unwrap() else {
+                        panic!("a snapshot's segments are at constant offsets");
+                    };
+                    let (offset, len) = (value as u32 as u64, data.data.len() as u64);
+                    if len > 0 {
+                        module.0 = module.0.min(offset);
+                        module.1 = module.1.max(offset + len);
+                        module.2 += len;
+                    }
+                }
+            }
+            wasmparser::Payload::End(_) if module.2 > 0 => {
+                extents.push(module);
+                module = (u64::MAX, 0, 0);
+            }
+            _ => {}
+        }
+    }
+    extents
+}
+
+#[test]
+fn the_built_in_plan_is_dense_enough_for_wasmtime_to_map_it() {
+    // wasmtime (and Spin, which embeds it) maps a module's initial memory
+    // into each new instance copy-on-write only if its data segments fill
+    // at least half of the range they span, or the range is within 16 MiB
+    // (`try_static_init`); otherwise every instance copies the snapshot in
+    // as it starts, 19 MB on every request on Spin. The bake keeps the
+    // plan dense (provider/src/bake.rs, `Model::from_onnx_file`).
+    let provider = std::fs::read(common::preinitialised_provider()).unwrap();
+    let (low, high, bytes) = data_extents(&provider)
+        .into_iter()
+        .max_by_key(|e| e.2)
+        .expect("the snapshot has data");
+    let span = high - low;
+    println!(
+        "the snapshot: {bytes} bytes of data over {span} bytes ({:.2}x)",
+        span as f64 / bytes as f64
+    );
+    assert!(
+        bytes > 10 << 20,
+        "the plan is in the snapshot: {bytes} bytes"
+    );
+    assert!(
+        span < 2 * bytes,
+        "{bytes} bytes of data spread over {span} bytes: wasmtime would copy them \
+         into every instance instead of mapping them"
+    );
+}
+
 #[test]
 fn a_model_not_built_in_is_still_read_from_the_models_folder() {
     // The same pre-initialised artifact asked for another model: the

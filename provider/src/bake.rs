@@ -8,8 +8,17 @@
 //! `<name>` as `load-by-name` does (parse, optimise, plan), inside
 //! [`baking`], and Wizer snapshots the instance's memory into the component.
 //! Every instance made from the snapshot starts with the optimised plan in
-//! its memory (wasmtime maps it copy-on-write), and `load-by-name` finds it
-//! there.
+//! its memory, and `load-by-name` finds it there.
+//!
+//! wasmtime (and Spin, which embeds it) maps a snapshot into each new
+//! instance copy-on-write only if its data fills at least half of the range
+//! it spans (or the range is within 16 MiB); a sparser one is copied into
+//! every instance as it starts, 19 MB for coco-ssd on every request. The
+//! range runs to the end of memory, where the allocator keeps its records,
+//! so memory must stay within twice the plan: the model is read as it is
+//! decoded ([`crate::engine::Model::from_onnx_reader`]), never held whole
+//! beside the decoded protobuf and tract's graph (tests/portable.rs checks
+//! the built artifact).
 //!
 //! What the snapshot must not carry:
 //! - the weights twice: while baking every freed buffer is zeroed (the file's

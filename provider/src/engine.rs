@@ -238,14 +238,105 @@ pub struct Model {
     run_memory: u64,
 }
 
+/// The ONNX protobuf, decoded from the bytes in place: tract's own reader
+/// copies them first.
+fn decode(bytes: impl prost::bytes::Buf) -> Result<tract_onnx::pb::ModelProto, EngineError> {
+    use prost::Message;
+    tract_onnx::pb::ModelProto::decode(bytes)
+        .map_err(|e| EngineError::InvalidEncoding(format!("Reading proto model: {e}")))
+}
+
+/// A file's bytes as the protobuf decoder reads them (`bytes::Buf`), one
+/// block at a time: the model is decoded without the whole file in memory
+/// beside it.
+struct Blocks<R> {
+    reader: R,
+    block: Vec<u8>,
+    /// Where the decoder is in `block`.
+    at: usize,
+    /// The bytes not yet decoded, `block[at..]` included.
+    left: usize,
+    /// A read that failed: the bytes end there, and the decoder with them.
+    error: Option<std::io::Error>,
+}
+
+impl<R: std::io::Read> Blocks<R> {
+    const BLOCK: usize = 64 << 10;
+
+    fn new(reader: R, len: usize) -> Blocks<R> {
+        let mut blocks = Blocks {
+            reader,
+            block: Vec::new(),
+            at: 0,
+            left: len,
+            error: None,
+        };
+        blocks.next_block();
+        blocks
+    }
+
+    fn next_block(&mut self) {
+        let len = self.left.min(Self::BLOCK);
+        self.block.resize(len, 0);
+        self.at = 0;
+        if let Err(e) = self.reader.read_exact(&mut self.block) {
+            self.error = Some(e);
+            self.block.clear();
+            self.left = 0;
+        }
+    }
+}
+
+impl<R: std::io::Read> prost::bytes::Buf for Blocks<R> {
+    fn remaining(&self) -> usize {
+        self.left
+    }
+
+    fn chunk(&self) -> &[u8] {
+        &self.block[self.at..]
+    }
+
+    fn advance(&mut self, mut count: usize) {
+        while count > 0 && self.left > 0 {
+            let step = count.min(self.block.len() - self.at);
+            self.at += step;
+            self.left -= step;
+            count -= step;
+            if self.at == self.block.len() && self.left > 0 {
+                self.next_block();
+            }
+        }
+    }
+}
+
 impl Model {
     /// Parses and optimises an ONNX model. The costly part: done once per
     /// graph, the plan is then shared by every execution context.
     pub fn from_onnx(bytes: &[u8]) -> Result<Model, EngineError> {
+        Model::from_proto(decode(bytes)?)
+    }
+
+    /// As [`Model::from_onnx`], reading the model's `len` bytes from
+    /// `reader` as it decodes them, so the file is never held whole: while
+    /// loading, the peak is the decoded protobuf and tract's graph.
+    pub fn from_onnx_reader(reader: impl std::io::Read, len: usize) -> Result<Model, EngineError> {
+        let mut blocks = Blocks::new(reader, len);
+        let proto = decode(&mut blocks);
+        if let Some(e) = blocks.error {
+            return Err(EngineError::InvalidEncoding(format!(
+                "Reading the model: {e}"
+            )));
+        }
+        Model::from_proto(proto?)
+    }
+
+    fn from_proto(proto: tract_onnx::pb::ModelProto) -> Result<Model, EngineError> {
         let invalid = |e: TractError| EngineError::InvalidEncoding(format!("{e:#}"));
-        let plan = tract_onnx::onnx()
-            .model_for_read(&mut &bytes[..])
-            .map_err(invalid)?
+        let graph = tract_onnx::onnx()
+            .model_for_proto_model(&proto)
+            .map_err(invalid)?;
+        drop(proto);
+        let plan = graph
             .into_optimized()
             .map_err(invalid)?
             .into_runnable()
@@ -668,5 +759,46 @@ mod tests {
             Model::from_onnx(b"not a model"),
             Err(EngineError::InvalidEncoding(_))
         ));
+        assert!(matches!(
+            Model::from_onnx_reader(&b"not a model"[..], 11),
+            Err(EngineError::InvalidEncoding(_))
+        ));
+    }
+
+    /// Bytes that differ from one position to the next.
+    fn counting(len: usize) -> Vec<u8> {
+        (0..len).map(|i| (i * 7 + i / 251) as u8).collect()
+    }
+
+    #[test]
+    fn blocks_give_the_readers_bytes_across_block_boundaries() {
+        use prost::bytes::Buf;
+        let data = counting(3 * Blocks::<&[u8]>::BLOCK + 123);
+        let mut blocks = Blocks::new(&data[..], data.len());
+        let mut read = Vec::new();
+        // Uneven steps, one skipping two whole blocks.
+        for step in [1, 70_000, 3, 2 * Blocks::<&[u8]>::BLOCK, 5000] {
+            let step = step.min(blocks.remaining());
+            read.extend_from_slice(&blocks.copy_to_bytes(step));
+        }
+        let rest = blocks.remaining();
+        read.extend_from_slice(&blocks.copy_to_bytes(rest));
+        assert_eq!(read, data);
+        assert!(blocks.error.is_none());
+    }
+
+    #[test]
+    fn a_file_shorter_than_its_size_is_an_invalid_encoding() {
+        use prost::bytes::Buf;
+        let data = counting(1000);
+        let mut blocks = Blocks::new(&data[..], 2000);
+        // The read fails at once: no bytes, and the decoder stops.
+        assert_eq!(blocks.remaining(), 0);
+        assert!(blocks.error.take().is_some());
+        let err = Model::from_onnx_reader(&data[..], 2000).err().unwrap();
+        assert!(
+            matches!(&err, EngineError::InvalidEncoding(m) if m.contains("Reading the model")),
+            "{err:?}"
+        );
     }
 }

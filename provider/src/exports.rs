@@ -168,16 +168,18 @@ fn model_named(name: String) -> Result<Rc<Model>, (ErrorCode, String)> {
             format!("no model named '{name}': {path}: {e}"),
         )
     };
-    let size = std::fs::metadata(&path).map_err(not_found)?.len();
-    // The file and what tract makes of it, reserved before either is read.
+    let file = std::fs::File::open(&path).map_err(not_found)?;
+    let size = file.metadata().map_err(not_found)?.len();
+    // What tract makes of the file, reserved before it is read (the file
+    // itself is read as it is decoded, never whole).
     crate::engine::reserve(
-        size * (1 + crate::engine::LOAD_MEMORY_FACTOR),
+        size * crate::engine::LOAD_MEMORY_FACTOR,
         &format!("loading model '{name}'"),
     )
     .map_err(|e| (ErrorCode::TooLarge, e.to_string()))?;
-    let bytes = std::fs::read(&path).map_err(not_found)?;
-    let model =
-        Model::from_onnx(&bytes).map_err(|e| (ErrorCode::InvalidEncoding, e.to_string()))?;
+    let too_large = |_| (ErrorCode::TooLarge, format!("'{name}' is {size} bytes"));
+    let model = Model::from_onnx_reader(file, usize::try_from(size).map_err(too_large)?)
+        .map_err(|e| (ErrorCode::InvalidEncoding, e.to_string()))?;
     let model = Rc::new(model);
     BY_NAME.with(|m| m.borrow_mut().insert(name, model.clone()));
     Ok(model)

@@ -36,12 +36,27 @@ fn nanodet_pixels(normalised: &[f32]) -> Input {
     }
 }
 
-/// A model of `models/`, loaded by tract.
+fn model_path(folder: &str) -> PathBuf {
+    root().join("models").join(folder).join("model.onnx")
+}
+
+/// A model of `models/`, loaded by tract from its bytes, as wasi-nn's
+/// `load` gives them.
 fn model(folder: &str) -> Model {
-    let path = root().join("models").join(folder).join("model.onnx");
+    let path = model_path(folder);
     let bytes = std::fs::read(&path)
         .unwrap_or_else(|e| panic!("{}: {e}; `make model` builds it", path.display()));
     Model::from_onnx(&bytes).unwrap()
+}
+
+/// A model of `models/`, read from its file as it is decoded, as
+/// `load-by-name` reads it.
+fn model_read(folder: &str) -> Model {
+    let path = model_path(folder);
+    let file = std::fs::File::open(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}; `make model` builds it", path.display()));
+    let len = file.metadata().unwrap().len() as usize;
+    Model::from_onnx_reader(file, len).unwrap()
 }
 
 #[test]
@@ -87,7 +102,7 @@ fn script_output(script: &str) -> PathBuf {
 fn tract_runs_centernet_as_onnx_runtime_does() {
     // CenterNet's graph ends in its own decoding (MaxPool, Equal, TopK, Mod,
     // Div, Gather, Concat...): every op must be one tract runs, and alike.
-    let model = model("centernet");
+    let model = model_read("centernet");
     assert_eq!(model.inputs, ["images"]);
     assert_eq!(model.outputs, ["detections"]);
 
