@@ -434,11 +434,11 @@ mod tests {
         }
     }
 
-    /// An operation taking one value per row (or column), and the same
-    /// on one value.
+    /// An operation taking one value per row and one per column: its two
+    /// names and kernel operations (row, column), and the same on one value.
     type VectorCase = (
-        &'static str,
-        fn(*const f32) -> FusedKerSpec<f32>,
+        [&'static str; 2],
+        [fn(*const f32) -> FusedKerSpec<f32>; 2],
         fn(f32, f32) -> f32,
     );
 
@@ -531,59 +531,49 @@ mod tests {
             ),
         ];
         let mut cases = cases;
-        let per_row: [VectorCase; 6] = [
-            ("per row min", FusedKerSpec::PerRowMin, |p, v| {
-                if p < v {
-                    p
-                } else {
-                    v
-                }
-            }),
-            ("per row max", FusedKerSpec::PerRowMax, |p, v| {
-                if p > v {
-                    p
-                } else {
-                    v
-                }
-            }),
-            ("per row add", FusedKerSpec::PerRowAdd, |p, v| p + v),
-            ("per row mul", FusedKerSpec::PerRowMul, |p, v| p * v),
-            ("per row sub", FusedKerSpec::PerRowSub, |p, v| p - v),
-            ("per row subf", FusedKerSpec::PerRowSubF, |p, v| v - p),
+        let by_vector: [VectorCase; 6] = [
+            (
+                ["per row min", "per col min"],
+                [FusedKerSpec::PerRowMin, FusedKerSpec::PerColMin],
+                |p, v| if p < v { p } else { v },
+            ),
+            (
+                ["per row max", "per col max"],
+                [FusedKerSpec::PerRowMax, FusedKerSpec::PerColMax],
+                |p, v| if p > v { p } else { v },
+            ),
+            (
+                ["per row add", "per col add"],
+                [FusedKerSpec::PerRowAdd, FusedKerSpec::PerColAdd],
+                |p, v| p + v,
+            ),
+            (
+                ["per row mul", "per col mul"],
+                [FusedKerSpec::PerRowMul, FusedKerSpec::PerColMul],
+                |p, v| p * v,
+            ),
+            (
+                ["per row sub", "per col sub"],
+                [FusedKerSpec::PerRowSub, FusedKerSpec::PerColSub],
+                |p, v| p - v,
+            ),
+            (
+                ["per row subf", "per col subf"],
+                [FusedKerSpec::PerRowSubF, FusedKerSpec::PerColSubF],
+                |p, v| v - p,
+            ),
         ];
-        for (name, op, f) in per_row {
+        for ([row_name, col_name], [row_op, col_op], f) in by_vector {
             let rows = rows.clone();
             cases.push((
-                name,
-                op(rows.as_ptr()),
+                row_name,
+                row_op(rows.as_ptr()),
                 Box::new(move |v, r, _| f(rows[r], v)),
             ));
-        }
-        let per_col: [VectorCase; 6] = [
-            ("per col min", FusedKerSpec::PerColMin, |p, v| {
-                if p < v {
-                    p
-                } else {
-                    v
-                }
-            }),
-            ("per col max", FusedKerSpec::PerColMax, |p, v| {
-                if p > v {
-                    p
-                } else {
-                    v
-                }
-            }),
-            ("per col add", FusedKerSpec::PerColAdd, |p, v| p + v),
-            ("per col mul", FusedKerSpec::PerColMul, |p, v| p * v),
-            ("per col sub", FusedKerSpec::PerColSub, |p, v| p - v),
-            ("per col subf", FusedKerSpec::PerColSubF, |p, v| v - p),
-        ];
-        for (name, op, f) in per_col {
             let cols = cols.clone();
             cases.push((
-                name,
-                op(cols.as_ptr()),
+                col_name,
+                col_op(cols.as_ptr()),
                 Box::new(move |v, _, c| f(cols[c], v)),
             ));
         }
