@@ -238,8 +238,8 @@ pub struct Model {
     run_memory: u64,
 }
 
-/// The ONNX protobuf, decoded from the bytes in place: tract's own reader
-/// copies them first.
+/// The ONNX protobuf, decoded from `bytes` as they come: a slice in place,
+/// or a file's blocks ([`Blocks`]). tract's own reader copies them first.
 fn decode(bytes: impl prost::bytes::Buf) -> Result<tract_onnx::pb::ModelProto, EngineError> {
     use prost::Message;
     tract_onnx::pb::ModelProto::decode(bytes)
