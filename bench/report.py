@@ -189,11 +189,13 @@ def write(r: dict, markdown: Path, svg: Path) -> None:
         lines.append(f"| {label} | {v['n']} | {ms(v['p50'])} | {ms(v['p90'])} |")
 
     lines += ["", "## Throughput", "",
-              "`wrk` on `/predict` with the small photo, ONNX Runtime, "
-              f"{seconds(r)} s per row, with the host's ways to run the engine: its",
+              "`wrk` on `/predict` with the small photo, "
+              f"{seconds(r)} s per row, with the host's ways to run ONNX Runtime: its",
               "default (adaptive: a lone inference on every core, inferences that meet on",
               "one core each), one session on every core (inferences queue), one session",
-              "per core with one thread each. Scaling: requests/s over one connection's;",
+              "per core with one thread each; and OpenVINO's default (each instance's",
+              "compiled model on every core, its threads not pinned to cores).",
+              "Scaling: requests/s over one connection's;",
               "a lone request's p50 over one keep-alive connection before wrk.", "",
               "| host setting | connections | requests/s | scaling | p50 | p99 | non-2xx |",
               "| --- | --- | --- | --- | --- | --- | --- |"]

@@ -6,7 +6,9 @@
 
 mod common;
 
-use common::{api_detections, fixture, Request, Response, Server, ServerConfig};
+use common::{
+    api_detections, assert_twins, fixture, Request, Response, Server, ServerConfig, Tolerance,
+};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
@@ -65,6 +67,48 @@ fn a_burst_beyond_the_queue_is_refused_at_once_and_the_rest_answered() {
     // One runs and two wait; of ten sent at once, at least seven are refused
     // (a few more may get in as early ones finish).
     assert!((3..=6).contains(&ok), "{ok} of 10 answered");
+    assert_still_serves(&server);
+}
+
+#[test]
+fn with_the_default_pool_a_burst_beyond_the_queue_is_refused_and_the_rest_answered() {
+    // The host's defaults (one request in flight a core, the adaptive
+    // engine pool), so the requests let in meet and the one-thread sessions
+    // come in: the gate still refuses what it cannot queue, and every
+    // request let in gets the lone request's answer.
+    let server = gated(&["--max-queue", "2"]);
+    let lone = server.request(photo());
+    assert_eq!(lone.status, 200, "{}", lone.text());
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let answers = burst(&server, 4 * cores + 12);
+    let ok: Vec<_> = answers.iter().filter(|r| r.status == 200).collect();
+    let refused = answers.len() - ok.len();
+    for r in answers.iter().filter(|r| r.status != 200) {
+        assert_refused(r, "busy");
+    }
+    assert!(refused > 0, "none of {} refused", answers.len());
+    assert!(
+        ok.len() >= cores,
+        "{} of {} answered",
+        ok.len(),
+        answers.len()
+    );
+    // Within what a one-thread session's sums move (tests/sessions.rs).
+    let tolerance = Tolerance {
+        score: 0.002,
+        iou: 0.99,
+        ..common::VS_NATIVE
+    };
+    let want = api_detections(&lone.json());
+    for r in ok {
+        let got = api_detections(&r.json());
+        assert_twins(
+            "astronaut.jpg",
+            tolerance,
+            ("in the burst", &got),
+            ("alone", &want),
+        );
+    }
     assert_still_serves(&server);
 }
 
