@@ -4,7 +4,7 @@ A real `kserve` ModelServer (PyPI kserve, REST with the binary tensor data
 extension) with one `kserve.Model` per model folder that has a model.onnx,
 run by ONNX Runtime on the CPU. The wasi:nn provider of provider-kserve/ is
 tested and measured against it; it is also the quickest way to try the
-detector over a v2 server on one machine (`make kserve-server`).
+detector over a v2 server on one machine (`make run-kserve` starts it).
 
     python kserve/server.py --models-dir models --port 8000 [--model nanodet ...]
 
