@@ -92,6 +92,29 @@ impl Filter {
             && self.classes.as_ref().is_none_or(|c| c.contains(&class))
     }
 
+    /// Whether no score of `row` can pass: every one at most the threshold
+    /// (a NaN is not, so a row with one is looked at in full). Nearly every
+    /// row of a model's scores is such (NanoDet: 3,549 rows of 80), so the
+    /// decoders ask this before finding a row's best. Eight scores a step,
+    /// with no branch between them: Spin's engine checks for interruption at
+    /// every loop's back edge, which made a loop step per score cost twice
+    /// as much (post-processing 0.3 to 0.7 ms a request).
+    fn rules_out(&self, row: &[f32]) -> bool {
+        let t = self.threshold;
+        let mut eights = row.chunks_exact(8);
+        let low = eights.by_ref().all(|s| {
+            (s[0] <= t)
+                & (s[1] <= t)
+                & (s[2] <= t)
+                & (s[3] <= t)
+                & (s[4] <= t)
+                & (s[5] <= t)
+                & (s[6] <= t)
+                & (s[7] <= t)
+        });
+        low && eights.remainder().iter().all(|&s| s <= t)
+    }
+
     /// The model's suppression with the request's overlap, if it gives one.
     fn suppression(&self, model: &nms::Nms) -> nms::Nms {
         nms::Nms {
@@ -347,6 +370,19 @@ mod tests {
             iou: None,
         };
         assert!(f.keeps(2, 0.31) && f.keeps(2, 1.0));
+        // A row is ruled out only if no score of it can pass, whatever its
+        // length (eight at a time and the rest).
+        for n in [1, 7, 8, 9, 80, 90] {
+            let mut row = vec![0.3f32; n];
+            assert!(f.rules_out(&row), "{n}");
+            for i in 0..n {
+                for odd in [0.31, f32::NAN, f32::INFINITY] {
+                    row[i] = odd;
+                    assert!(!f.rules_out(&row), "{n} {i} {odd}");
+                }
+                row[i] = -1.0;
+            }
+        }
         for (class, score) in [
             (2, 0.3),
             (2, f32::NAN),

@@ -97,6 +97,9 @@ impl NanoDet {
             .zip(box_dist.chunks_exact(width))
             .zip(self.anchors())
             .filter_map(|((row_scores, dist), (cx, cy, stride))| {
+                if filter.rules_out(row_scores) {
+                    return None;
+                }
                 let (class, score) = best(row_scores)?;
                 if !filter.keeps(class, score) {
                     return None;

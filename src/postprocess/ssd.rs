@@ -91,6 +91,9 @@ impl Ssd {
             .chunks_exact(columns)
             .zip(boxes.chunks_exact(4))
             .filter_map(|(row, b)| {
+                if filter.rules_out(row) {
+                    return None;
+                }
                 // coco-ssd's calculateMaxScores: the first of equal bests (a
                 // NaN is never the best).
                 let mut best = (0, row[0]);
