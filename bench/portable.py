@@ -7,6 +7,9 @@ runs it, measured in the same run as the native build.
 - a fresh instance per request (Spin never reuses a WASIp2 instance; wasmtime
   serve without `--max-instance-reuse-count` behaves the same), pre-initialised
   and code only (which parses and optimises the model in every request);
+- NanoDet built in instead (`MODEL=nanodet`, built here beside the default),
+  reused and with a fresh instance per request, to set the two models side by
+  side as Spin runs them;
 - the pre-initialised build under Spin's engine settings (epoch
   interruption, the pooling allocator), reused and fresh;
 - the WASIp3 build as Spin 4 runs it (instances reused, several requests
@@ -35,6 +38,8 @@ HOST = ROOT / "target" / "host" / "wasi-detect-host"
 PREINIT = ROOT / "dist" / "wasi-detect-portable.wasm"
 CODE_ONLY = ROOT / "dist" / "wasi-detect-portable-code.wasm"
 PREINIT_P3 = ROOT / "dist" / "wasi-detect-portable-p3.wasm"
+# NanoDet pre-initialised instead of the default (built by `nanodet_built_in`).
+PREINIT_NANODET = ROOT / "target" / "bench" / "wasi-detect-portable-nanodet.wasm"
 # The models whose tract profiles are compared: the built-in one first.
 PROFILED = ["nanodet"]
 
@@ -94,6 +99,16 @@ def measure(bench, images: dict[str, Path], small: Path, args) -> dict:
         with bench.running(Portable(wasm, reuse=False)) as server:
             bench.first_answer(server, small.read_bytes(), "image/jpeg")
             out["fresh"][label] = bench.end_to_end(server, small, n)
+    if built_in != "nanodet":
+        print("[bench] portable: NanoDet built in, reused and fresh", file=sys.stderr)
+        subprocess.run(["bash", str(ROOT / "scripts" / "build-portable.sh")], check=True,
+                       stdout=subprocess.DEVNULL,
+                       env=os.environ | {"MODEL": "nanodet", "PORTABLE_OUT": str(PREINIT_NANODET)})
+        out["nanodet_built_in"] = {}
+        for label, reuse in [("instances reused", True), ("a fresh instance per request", False)]:
+            with bench.running(Portable(PREINIT_NANODET, reuse=reuse)) as server:
+                bench.first_answer(server, small.read_bytes(), "image/jpeg")
+                out["nanodet_built_in"][label] = bench.end_to_end(server, small, n)
     print("[bench] portable: Spin's engine settings, reused and fresh", file=sys.stderr)
     out["spin"] = {}
     for label, reuse in [("instances reused", True), ("a fresh instance per request", False)]:

@@ -461,6 +461,20 @@ def portable_section(r: dict) -> list[str]:
     for label, f in p["fresh"].items():
         lines.append(f"| {label} | {f['n']} | {ms(f['p50'])} | {ms(f['p90'])} "
                      f"| {ms(f['steps'].get('load', 0.0))} | {f['p50'] / reused:.2f}x |")
+    nanodet = p.get("nanodet_built_in")
+    if nanodet:
+        warm = nanodet["instances reused"]
+        lines += ["", f"NanoDet built in instead (`make portable MODEL=nanodet`), {small}, against",
+                  f"{built_in} built in:", "",
+                  "| NanoDet built in | n | p50 | p90 | inference (median) "
+                  f"| / instances reused | / {built_in} built in |",
+                  "| --- | --- | --- | --- | --- | --- | --- |"]
+        theirs = {"instances reused": reused,
+                  "a fresh instance per request": p["fresh"]["pre-initialised"]["p50"]}
+        for label, f in nanodet.items():
+            lines.append(f"| {label} | {f['n']} | {ms(f['p50'])} | {ms(f['p90'])} "
+                         f"| {ms(f['steps'].get('inference', float('nan')))} "
+                         f"| {f['p50'] / warm['p50']:.2f}x | {f['p50'] / theirs[label]:.2f}x |")
     if p.get("spin"):
         lines += ["", "Spin's engine settings (epoch interruption, which Spin always turns on, and",
                   "the pooling allocator: `-W timeout=30s -O pooling-allocator=y`), the",

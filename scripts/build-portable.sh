@@ -13,6 +13,9 @@
 #                 instance per request (as Spin runs it) loads nothing.
 #                 MODEL="coco-ssd,nanodet" builds in both.
 #   MODEL=        code only: models are read from the models directory.
+#   PORTABLE_OUT=<path>  where the deploy artifact goes (default below; its
+#                 WASIp3 build beside it, named <path without .wasm>-p3.wasm):
+#                 `make bench` builds NanoDet in this way beside the default.
 #
 # Outputs:
 #   dist/wasi-detect-portable.wasm       the deploy artifact (with $MODEL built in)
@@ -58,8 +61,9 @@ code="$ROOT/dist/wasi-detect-portable-code.wasm"
 "$wac" plug "$detector" --plug "$settings" --plug "$provider" -o "$code.tmp" >&2
 mv "$code.tmp" "$code"
 
-out="$ROOT/dist/wasi-detect-portable.wasm"
-out_p3="$ROOT/dist/wasi-detect-portable-p3.wasm"
+out="${PORTABLE_OUT:-$ROOT/dist/wasi-detect-portable.wasm}"
+out_p3="${out%.wasm}-p3.wasm"
+mkdir -p "$(dirname "$out")"
 if [ -z "$MODEL" ]; then
     cp "$code" "$out.tmp"
     "$wac" plug "$detector_p3" --plug "$settings" --plug "$provider" -o "$out_p3.tmp" >&2
