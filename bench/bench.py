@@ -531,12 +531,12 @@ def cold_start(small: Path, args) -> dict:
     return cold
 
 
-# The host's ways to run ONNX Runtime: its default (adaptive: a lone
-# inference on every core, inferences that meet on one core each), one
-# session on every core (the lowest latency alone, inferences queue: the
-# default before), one session per core with one thread each.
-# The host's ways to run the engine: (backend, host flags). The ONNX Runtime
-# default is "default" (the peers' and targets' comparisons read it).
+# The host's ways to run an engine, as (backend, host flags): ONNX Runtime's
+# default (adaptive: a lone inference on every core, inferences that meet on
+# one core each; "default" is what the peers' and targets' comparisons
+# read), one session on every core (the lowest latency alone, inferences
+# queue: the default before), one session per core with one thread each;
+# and OpenVINO's default.
 SETTINGS = {
     "default": ("onnx", []),
     "one session, every core": ("onnx", ["--onnx-sessions", "1"]),

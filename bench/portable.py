@@ -38,7 +38,7 @@ HOST = ROOT / "target" / "host" / "wasi-detect-host"
 PREINIT = ROOT / "dist" / "wasi-detect-portable.wasm"
 CODE_ONLY = ROOT / "dist" / "wasi-detect-portable-code.wasm"
 PREINIT_P3 = ROOT / "dist" / "wasi-detect-portable-p3.wasm"
-# NanoDet pre-initialised instead of the default (built by `nanodet_built_in`).
+# NanoDet pre-initialised instead of the default (built by `measure`).
 PREINIT_NANODET = ROOT / "target" / "bench" / "wasi-detect-portable-nanodet.wasm"
 # The models whose tract profiles are compared: the built-in one first.
 PROFILED = ["nanodet"]

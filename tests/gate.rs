@@ -6,9 +6,7 @@
 
 mod common;
 
-use common::{
-    api_detections, assert_twins, fixture, Request, Response, Server, ServerConfig, Tolerance,
-};
+use common::{api_detections, assert_twins, fixture, Request, Response, Server, ServerConfig};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
@@ -93,18 +91,12 @@ fn with_the_default_pool_a_burst_beyond_the_queue_is_refused_and_the_rest_answer
         ok.len(),
         answers.len()
     );
-    // Within what a one-thread session's sums move (tests/sessions.rs).
-    let tolerance = Tolerance {
-        score: 0.002,
-        iou: 0.99,
-        ..common::VS_NATIVE
-    };
     let want = api_detections(&lone.json());
     for r in ok {
         let got = api_detections(&r.json());
         assert_twins(
             "astronaut.jpg",
-            tolerance,
+            common::SIDE_BY_SIDE,
             ("in the burst", &got),
             ("alone", &want),
         );

@@ -256,7 +256,7 @@ fn the_built_in_plan_is_dense_enough_for_wasmtime_to_map_it() {
     // at least half of the range they span, or the range is within 16 MiB
     // (`try_static_init`); otherwise every instance copies the snapshot in
     // as it starts, 19 MB on every request on Spin. The bake keeps the
-    // plan dense (provider/src/bake.rs, `Model::from_onnx_file`).
+    // plan dense (provider/src/bake.rs, `Model::from_onnx_reader`).
     let provider = std::fs::read(common::preinitialised_provider()).unwrap();
     let (low, high, bytes) = data_extents(&provider)
         .into_iter()

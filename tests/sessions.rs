@@ -77,27 +77,17 @@ fn concurrent_answers_match_single_ones_on(
 
 #[test]
 fn the_adaptive_pool_answers_side_by_side_as_alone() {
-    let tolerance = Tolerance {
-        score: 0.002,
-        iou: 0.99,
-        ..common::VS_NATIVE
-    };
-    concurrent_answers_match_single_ones(&["--max-in-flight", "4"], Some(tolerance));
+    concurrent_answers_match_single_ones(&["--max-in-flight", "4"], Some(common::SIDE_BY_SIDE));
 }
 
 #[test]
 fn openvino_answers_side_by_side_as_alone() {
     // Each instance has its own compiled model; inferences that meet share
     // the cores.
-    let tolerance = Tolerance {
-        score: 0.002,
-        iou: 0.99,
-        ..common::VS_NATIVE
-    };
     concurrent_answers_match_single_ones_on(
         common::Backend::Openvino,
         &["--max-in-flight", "4"],
-        Some(tolerance),
+        Some(common::SIDE_BY_SIDE),
     );
 }
 

@@ -908,6 +908,15 @@ pub const VS_NATIVE: Tolerance = Tolerance {
     iou: 0.9,
 };
 
+/// The same engine's answers to the same photo, run alone and side by side
+/// with others (a one-thread session sums in another order): class equal,
+/// score within 0.002, IoU > 0.99.
+pub const SIDE_BY_SIDE: Tolerance = Tolerance {
+    score: 0.002,
+    iou: 0.99,
+    ..VS_NATIVE
+};
+
 /// CenterNet against its native reference: the same, above its default
 /// threshold.
 pub const VS_NATIVE_CENTERNET: Tolerance = Tolerance {
